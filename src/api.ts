@@ -1,7 +1,9 @@
 // The only file a protocol module imports from the host. Everything a module may rely on is
 // declared here; the host's internals (config, pools, net, host) implement these contracts.
+import { realpathSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { HostError } from './errors.js';
 
@@ -339,9 +341,13 @@ export function defineModule<const S extends OptionSchema>(
   return descriptor;
 }
 
+/** `node file.js` runs this very module (symlinks followed on both sides, as node does for main). */
 function isMainModule(meta: ImportMeta): boolean {
   const main = process.argv[1];
-  if (!main) return false;
-  const url = meta.url;
-  return url === `file://${main}` || url === new URL(`file://${main}`).href;
+  if (!main || !meta.url.startsWith('file:')) return false;
+  try {
+    return realpathSync(main) === realpathSync(fileURLToPath(meta.url));
+  } catch {
+    return false;
+  }
 }

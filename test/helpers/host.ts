@@ -146,7 +146,8 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
     exited,
     port(listener) {
       const r = logs.find((l) => l.msg === 'listening' && l.listener === listener);
-      if (!r || typeof r.port !== 'number') throw new Error(`no listener "${listener}"; output:\n${output()}`);
+      if (!r || typeof r.port !== 'number')
+        throw new Error(`no listener "${listener}"; output:\n${output()}`);
       return r.port;
     },
     waitForLog,
@@ -174,13 +175,12 @@ export async function startHost(opts: StartHostOptions): Promise<RunningHost> {
   // Started = the host logged `started` (after every module's prestart bound its listeners).
   const started = waitForLog((r) => r.module === 'host' && r.msg === 'started', opts.timeoutMs ?? 10_000);
   started.catch(() => {}); // the race below reports it
+  const died = exited.then((code) => {
+    throw new Error(`host exited (${code}) before it started; output:\n${output()}`);
+  });
+  died.catch(() => {}); // only an error while starting
   try {
-    await Promise.race([
-      started,
-      exited.then((code) => {
-        throw new Error(`host exited (${code}) before it started; output:\n${output()}`);
-      }),
-    ]);
+    await Promise.race([started, died]);
   } catch (e) {
     if (exitCode === undefined) proc.kill('SIGKILL');
     await exited;
