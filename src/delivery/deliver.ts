@@ -1,0 +1,276 @@
+// The delivery routine shared by `host deliver` and the LMTP module: a message arrives in pieces,
+// is stored once with LF line ends in a tmp/ file (each chunk write one worker hand-off, so a 25 MB
+// message never sits in memory), its CRLF size counted on the way, then linked into each
+// recipient's new/ under an r2d2 name carrying that size.
+import type { DelayCounter, WorkerPool } from '../api.js';
+import { task } from '../api.js';
+import { maildirName } from './name.js';
+import type {
+  CommitInput,
+  CommitResult,
+  PrepareInput,
+  PrepareOutput,
+  TaskStatus,
+  WriteInput,
+} from './tasks.js';
+
+const TASKS = new URL('./tasks.js', import.meta.url);
+const PREPARE = task(TASKS, 'prepare');
+const WRITE = task(TASKS, 'write');
+const COMMIT = task(TASKS, 'commit');
+const ABORT = task(TASKS, 'abort');
+
+/** Bytes gathered before one write hand-off. */
+export const CHUNK_SIZE = 256 * 1024;
+/** Maildir spec: tmp/ leftovers older than this are removed. */
+export const TMP_MAX_AGE_MS = 36 * 3600_000;
+/** A Maildir's tmp/ is swept at most this often (per process). */
+const SWEEP_EVERY_MS = 3600_000;
+
+/** Why a recipient did not get the message; `status` is the RFC 3463 enhanced code. */
+export interface Failure {
+  kind: 'permanent' | 'temporary';
+  status: string;
+  reason: string;
+}
+
+export const FAILURES = {
+  unknownUser: { kind: 'permanent', status: '5.1.1', reason: 'no such user' },
+  tooBig: { kind: 'permanent', status: '5.3.4', reason: 'message too big' },
+  lineTooLong: { kind: 'permanent', status: '5.6.0', reason: 'line too long' },
+} as const satisfies Record<string, Failure>;
+
+/** errno (or our own code) from a task → what the sender is told. */
+export function failureFromCode(code: string, message: string): Failure {
+  switch (code) {
+    case 'EDQUOT':
+      return { kind: 'temporary', status: '4.2.2', reason: 'mailbox full (quota)' };
+    case 'ENOSPC':
+      return { kind: 'temporary', status: '4.3.1', reason: 'insufficient system storage' };
+    case 'NO_MAILDIR':
+      return { kind: 'temporary', status: '4.2.0', reason: 'mailbox does not exist' };
+    case 'EACCES':
+    case 'EPERM':
+      return { kind: 'temporary', status: '4.3.0', reason: 'mailbox not writable' };
+    default:
+      return { kind: 'temporary', status: '4.3.0', reason: `delivery failed (${code}): ${message}` };
+  }
+}
+
+export interface Recipient {
+  address: string;
+  /** Absolute Maildir path (already checked to lie under maildir_root). */
+  maildir: string;
+}
+
+export type Outcome =
+  | (Recipient & { ok: true; path: string })
+  | (Recipient & { ok: false; failure: Failure });
+
+export interface DeliveryOptions {
+  workers: WorkerPool;
+  /** Every hand-off is counted on it. */
+  session: DelayCounter;
+  /** Create a missing Maildir (tmp/, new/, cur/). */
+  createMaildir?: boolean;
+  /** Refuse messages whose CRLF size exceeds this (the input is still read to its end). */
+  maxSize?: number;
+  /** Prepended lines, e.g. `Return-Path: <a@b>\n` (LF line ends). */
+  prefix?: string;
+}
+
+const lastSwept = new Map<string, number>();
+
+/** Maildirs due for a tmp/ sweep now (remembered, so the next delivery within the hour skips them). */
+function dueForSweep(maildirs: Iterable<string>, now: number): string[] {
+  const due: string[] = [];
+  for (const dir of maildirs) {
+    const last = lastSwept.get(dir);
+    if (last !== undefined && now - last < SWEEP_EVERY_MS) continue;
+    if (lastSwept.size >= 100_000) lastSwept.clear(); // bounded memory; a sweep too many is harmless
+    lastSwept.set(dir, now);
+    due.push(dir);
+  }
+  return due;
+}
+
+/**
+ * One message to one or more recipients. Feed it with `line()` (a line without its line end) or
+ * `append()` (a piece of a line); a returned promise means "wait before feeding more" (one write is
+ * in flight and the next chunk is full). Then `finish()` once, or `abort()`.
+ */
+export class MaildirDelivery {
+  private buf = Buffer.allocUnsafeSlow(CHUNK_SIZE);
+  private used = 0;
+  private inflight: Promise<void> | undefined;
+  private readonly prepared: Promise<PrepareOutput>;
+  private failure: Failure | undefined;
+  private atLineStart = true;
+  private done = false;
+  /** Octets stored (LF line ends) and lines; the CRLF size is their sum. */
+  private bytes = 0;
+  private lines = 0;
+
+  constructor(
+    readonly recipients: readonly Recipient[],
+    private readonly opts: DeliveryOptions,
+  ) {
+    if (recipients.length === 0) throw new Error('a delivery needs a recipient');
+    const input: PrepareInput = {
+      maildirs: recipients.map((r) => r.maildir),
+      create: opts.createMaildir ?? false,
+      tmpName: maildirName(0),
+    };
+    this.prepared = opts.workers
+      .offload<PrepareInput, PrepareOutput>(opts.session, PREPARE, input)
+      .catch((e: unknown): PrepareOutput => {
+        this.failure ??= failureFromCode('WORKER', String(e));
+        return { statuses: [], fd: -1, tmpPath: '', home: -1 };
+      });
+    if (opts.prefix) {
+      for (const l of opts.prefix.split('\n')) if (l !== '') void this.line(Buffer.from(l));
+    }
+  }
+
+  /** The size POP3 RETR will send before dot-stuffing: CRLF line ends, final CRLF included. */
+  get crlfSize(): number {
+    return this.bytes + this.lines + (this.atLineStart ? 0 : 2);
+  }
+
+  /** Whether the message is already refused as a whole (too big, disk error). */
+  get refused(): Failure | undefined {
+    return this.failure;
+  }
+
+  /** Marks the whole message refused (e.g. a line over the reader's limit); the rest is discarded. */
+  refuse(f: Failure): void {
+    this.failure ??= f;
+  }
+
+  /** A complete line without its line end; trailing CRs are dropped so storage is pure LF. */
+  line(data: Buffer): void | Promise<void> {
+    let end = data.length;
+    while (end > 0 && data[end - 1] === 0x0d) end--;
+    return this.append(end === data.length ? data : data.subarray(0, end), true);
+  }
+
+  /** Part of a line (no LF inside); `eol` ends the line. */
+  append(data: Buffer, eol: boolean): void | Promise<void> {
+    if (this.done) throw new Error('delivery already finished');
+    this.bytes += data.length + (eol ? 1 : 0);
+    if (eol) this.lines++;
+    this.atLineStart = eol;
+    if (this.opts.maxSize !== undefined && this.crlfSize > this.opts.maxSize)
+      this.failure ??= FAILURES.tooBig;
+    if (this.failure) return;
+    let wait: Promise<void> | undefined;
+    let off = 0;
+    while (off < data.length) {
+      if (this.used === CHUNK_SIZE) wait = this.flush() ?? wait;
+      const n = data.copy(this.buf, this.used, off);
+      this.used += n;
+      off += n;
+    }
+    if (eol) {
+      if (this.used === CHUNK_SIZE) wait = this.flush() ?? wait;
+      this.buf[this.used++] = 0x0a;
+    }
+    if (this.used === CHUNK_SIZE) wait = this.flush() ?? wait;
+    return wait;
+  }
+
+  /** Hands the full buffer to a worker; returns the previous write when one is still running. */
+  private flush(): Promise<void> | undefined {
+    const prev = this.inflight;
+    const data = this.buf;
+    const length = this.used;
+    this.buf = Buffer.allocUnsafeSlow(CHUNK_SIZE);
+    this.used = 0;
+    if (length === 0) return prev;
+    this.inflight = (async () => {
+      if (prev) await prev;
+      const p = await this.prepared;
+      if (this.failure || p.fd < 0) return;
+      // allocUnsafeSlow: the Buffer owns its whole ArrayBuffer, so it can be transferred.
+      const ab = data.buffer as ArrayBuffer;
+      try {
+        const r = await this.opts.workers.offload<WriteInput, TaskStatus>(
+          this.opts.session,
+          WRITE,
+          { fd: p.fd, data: ab, length },
+          [ab],
+        );
+        if (!r.ok) this.failure ??= failureFromCode(r.code, r.message);
+      } catch (e) {
+        this.failure ??= failureFromCode('WORKER', String(e));
+      }
+    })();
+    return prev;
+  }
+
+  /** Ends the message (adding a final line end if missing), commits it; one outcome per recipient. */
+  async finish(): Promise<Outcome[]> {
+    if (this.done) throw new Error('delivery already finished');
+    if (!this.atLineStart) await this.append(Buffer.alloc(0), true);
+    this.done = true;
+    this.flush();
+    if (this.inflight) await this.inflight;
+    const p = await this.prepared;
+    const failAll = (f: Failure): Outcome[] => this.recipients.map((r) => ({ ...r, ok: false, failure: f }));
+    if (this.failure || p.fd < 0) {
+      await this.cleanup(p);
+      if (this.failure) return failAll(this.failure);
+    }
+    const usable = this.recipients.map((r, i) => ({ r, s: p.statuses[i] }));
+    const targets = usable.filter((u) => u.s?.ok);
+    const now = Date.now();
+    let committed: CommitResult[] = [];
+    if (targets.length > 0) {
+      const input: CommitInput = {
+        fd: p.fd,
+        tmpPath: p.tmpPath,
+        maildirs: targets.map((t) => t.r.maildir),
+        name: maildirName(this.crlfSize),
+        sweep: dueForSweep(new Set(targets.map((t) => t.r.maildir)), now),
+        tmpMaxAgeMs: TMP_MAX_AGE_MS,
+        nowMs: now,
+      };
+      try {
+        committed = await this.opts.workers.offload<CommitInput, CommitResult[]>(
+          this.opts.session,
+          COMMIT,
+          input,
+        );
+      } catch (e) {
+        return failAll(failureFromCode('WORKER', String(e)));
+      }
+    }
+    let k = 0;
+    return usable.map(({ r, s }): Outcome => {
+      if (!s) return { ...r, ok: false, failure: failureFromCode('WORKER', 'no status') };
+      if (!s.ok) return { ...r, ok: false, failure: failureFromCode(s.code, s.message) };
+      const c = committed[k++];
+      return c.ok
+        ? { ...r, ok: true, path: c.path }
+        : { ...r, ok: false, failure: failureFromCode(c.code, c.message) };
+    });
+  }
+
+  /** The sender went away: nothing is delivered, the tmp file is removed. */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.failure ??= { kind: 'temporary', status: '4.3.0', reason: 'aborted' };
+    if (this.inflight) await this.inflight;
+    await this.cleanup(await this.prepared);
+  }
+
+  private async cleanup(p: PrepareOutput): Promise<void> {
+    if (p.fd < 0) return;
+    try {
+      await this.opts.workers.offload(this.opts.session, ABORT, { fd: p.fd, tmpPath: p.tmpPath });
+    } catch {
+      // the worker died; the tmp file is swept after 36 hours
+    }
+  }
+}
