@@ -1,0 +1,1 @@
+../../dist/modules/pop3/index.js
