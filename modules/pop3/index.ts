@@ -1,0 +1,177 @@
+// The pop3 module: descriptor, lifecycle (prestart binds, reload applies, stop drains) and the
+// wiring of the protocol engine to the Maildir store and the SQL authenticator.
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import {
+  defineModule,
+  HOST_API_VERSION,
+  type Listener,
+  type ListenSpec,
+  type ModuleContext,
+  type TlsFiles,
+} from '../../src/api.js';
+import { createSqlAuthenticator, type SqlAuthConfig } from './auth/sql.js';
+import { CapaCache } from './capa.js';
+import { createMaildirStore, type MaildirStoreConfig } from './maildir/store.js';
+import { optionSchema, type Pop3Options } from './options.js';
+import { FailurePolicy, LoginDelays } from './policy.js';
+import { R } from './replies.js';
+import { Session, type SessionDeps } from './session.js';
+import { Pop3Stats } from './stats.js';
+
+/** Derived configs are rebuilt only when the options object changes (after a reload). */
+function memo<T>(ctx: ModuleContext<Pop3Options>, make: (o: Pop3Options) => T): () => T {
+  let last: Pop3Options | undefined;
+  let value: T;
+  return () => {
+    const o = ctx.options();
+    if (o !== last) {
+      last = o;
+      value = make(o);
+    }
+    return value;
+  };
+}
+
+export function tlsFiles(o: Pop3Options): TlsFiles | undefined {
+  const keyFile = o.x509_key_file;
+  const certFile = o.x509_cert_file;
+  if (!keyFile || !certFile || !existsSync(keyFile) || !existsSync(certFile)) return undefined;
+  return { keyFile, certFile };
+}
+
+export function storeConfig(o: Pop3Options): MaildirStoreConfig {
+  return {
+    deleteMode: o.dele_action,
+    trashFolder: o.dele_folder,
+    stripNul: o.strip_nul,
+    ensureHeaderEnd: o.ensure_header_end,
+    lockStaleMs: o.lock_stale,
+    chunkSize: o.read_chunk,
+  };
+}
+
+export function authConfig(o: Pop3Options): SqlAuthConfig {
+  return {
+    query: o.maildrop_query_format_string,
+    loginLogQuery: o.login_log_query,
+    maildirRoot: o.maildir_root,
+  };
+}
+
+export default defineModule(import.meta, {
+  name: 'pop3',
+  description: 'High performance Maildir POP3 server designed for large scale usage (successor of r2d2)',
+  version: '0.1.0',
+  hostApi: HOST_API_VERSION,
+  authors: ['mailhost contributors'],
+  options: optionSchema,
+  construct(ctx) {
+    const stats = new Pop3Stats();
+    const sessions = new Set<Session>();
+    const listeners: Listener[] = [];
+    let deps: SessionDeps | undefined;
+    let tlsNow: () => TlsFiles | undefined = () => undefined;
+
+    const listenSpec = (o: Pop3Options): Omit<ListenSpec, 'sessions' | 'name' | 'address' | 'port'> => ({
+      backlog: o.backlog,
+      trustedProxies: o.trusted_proxies,
+      perIpLimit: o.max_sessions_per_ip,
+      busyReply: R.busy,
+    });
+
+    const onConnection = (conn: Parameters<Parameters<ModuleContext<Pop3Options>['listen']>[1]>[0]) => {
+      if (!deps) {
+        conn.end(R.busy);
+        return;
+      }
+      const s = new Session(conn, deps);
+      sessions.add(s);
+      stats.sessions++;
+      s.start();
+    };
+
+    return {
+      async prestart(o) {
+        tlsNow = memo(ctx, tlsFiles);
+        const store = createMaildirStore(memo(ctx, storeConfig), ctx.workers);
+        const auth = createSqlAuthenticator({
+          config: memo(ctx, authConfig),
+          database: () => ctx.database(ctx.options().database),
+          workers: ctx.workers,
+        });
+        deps = {
+          options: () => ctx.options(),
+          auth,
+          store,
+          tls: () => tlsNow(),
+          stats,
+          failures: new FailurePolicy(),
+          loginDelays: new LoginDelays(),
+          capa: new CapaCache(),
+          hostname: hostname(),
+          onClose: (s) => sessions.delete(s),
+        };
+        const common = listenSpec(o);
+        listeners.push(
+          await ctx.listen({ ...common, name: 'pop3', address: o.address, port: o.port }, onConnection),
+        );
+        const tls = tlsFiles(o);
+        if (o.tls_port > 0 && tls) {
+          listeners.push(
+            await ctx.listen(
+              { ...common, name: 'pop3s', address: o.tls_address, port: o.tls_port, tls },
+              onConnection,
+            ),
+          );
+        } else if (o.tls_port > 0) {
+          ctx.log.warn(
+            { key: o.x509_key_file, cert: o.x509_cert_file },
+            'TLS key or certificate missing: POP3S and STLS are off',
+          );
+        }
+      },
+
+      async reload(next, previous) {
+        ctx.sessions.resize(next.min_sessions, next.max_sessions);
+        const tls = tlsFiles(next);
+        for (const l of listeners) {
+          l.update({
+            perIpLimit: next.max_sessions_per_ip,
+            trustedProxies: next.trusted_proxies,
+            busyReply: R.busy,
+            ...(l.name === 'pop3s' && tls ? { tls } : {}),
+          });
+        }
+        if (next.tls_port !== previous.tls_port || next.port !== previous.port) {
+          ctx.log.warn('port changes need a restart');
+        }
+      },
+
+      report() {
+        const byState: Record<string, number> = { authorization: 0, transaction: 0, update: 0 };
+        for (const s of sessions) if (s.state in byState) byState[s.state]++;
+        return {
+          sessions: { active: sessions.size, ...byState },
+          ...stats.snapshot(),
+          listeners: listeners.map((l) => ({ name: l.name, address: l.address, port: l.port })),
+        };
+      },
+
+      async stop(deadline) {
+        await Promise.all(listeners.map((l) => l.close().catch(() => {})));
+        // Let sessions finish on their own until the deadline.
+        while (sessions.size > 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
+        }
+        if (sessions.size === 0) return;
+        const closing = [...sessions].map((s) => {
+          s.shutdown();
+          return s.finished;
+        });
+        // UPDATE in progress is let finish; bound the wait so a stuck socket cannot hold the exit.
+        await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 5000).unref())]);
+      },
+    };
+  },
+});

@@ -1,0 +1,232 @@
+// The pop3 module's options: r2d2's names and meaning first, then ours. The schema is the one source
+// of the option types (`Pop3Options`); nothing else repeats them.
+import type { Options } from '../../src/api.js';
+
+/** r2d2's default query (MySQL), kept as the default so an r2d2 c11n keeps working unchanged. */
+export const R2D2_DEFAULT_QUERY =
+  'SELECT Maildrop FROM EmailAddress WHERE Address="%u" AND BINARY Password=PASSWORD(\'%p\') AND PopAttribute=1';
+
+export const optionSchema = {
+  // ------------------------------------------------------------ r2d2's options
+  port: {
+    type: 'integer',
+    min: 0,
+    max: 65535,
+    default: 110,
+    description: 'Port to bind to (0: any free port).',
+  },
+  address: { type: 'string', default: '0.0.0.0', description: 'Address to listen on.' },
+  backlog: {
+    type: 'integer',
+    min: 1,
+    default: 511,
+    description:
+      "Kernel connection backlog, passed to listen(). r2d2 used 32; 511 is Node's default and absorbs bursts of pollers.",
+  },
+  min_sessions: {
+    type: 'integer',
+    min: 0,
+    default: 8,
+    reloadable: true,
+    description:
+      'Sessions kept allocated. r2d2 preallocated 128 C structs; a Node session is a few small objects made on connect, so a small number suffices.',
+  },
+  max_sessions: {
+    type: 'integer',
+    min: 1,
+    default: 16384,
+    reloadable: true,
+    description:
+      'Sessions at once; further clients get "-ERR [SYS/TEMP] too many sessions". r2d2: 32768; Node holds one descriptor per session, so keep it under the process descriptor limit.',
+  },
+  min_threads: {
+    type: 'integer',
+    min: 0,
+    default: 1,
+    description:
+      'Worker threads kept alive for Maildir IO and password hashing. r2d2: 10 pthreads; a Node worker thread costs megabytes, so start with one.',
+  },
+  max_threads: {
+    type: 'integer',
+    min: 1,
+    default: 4,
+    description:
+      'Worker threads at most. r2d2: 500 blocking pthreads; Node workers run many small tasks each, and a few per core saturate the disk.',
+  },
+  database: {
+    type: 'string',
+    default: 'default',
+    description: 'ID of the [database.ID] pool used for logins.',
+  },
+  maildrop_query_format_string: {
+    type: 'string',
+    default: R2D2_DEFAULT_QUERY,
+    reloadable: true,
+    description:
+      "SQL returning the Maildir path (first column or one named maildrop); %u user, %l local part, %d domain, %p password, %r remote address, %% percent, each a bound parameter. With a password column the module checks the password itself. The default is r2d2's (MySQL/MariaDB).",
+  },
+  tls_address: {
+    type: 'string',
+    default: '0.0.0.0',
+    description: 'Address of the implicit-TLS (POP3S) listener.',
+  },
+  tls_port: {
+    type: 'integer',
+    min: 0,
+    max: 65535,
+    default: 995,
+    description: 'Implicit-TLS port; 0 turns POP3S off but keeps STLS when a certificate is configured.',
+  },
+  x509_key_file: {
+    type: 'path',
+    default: 'key.pem',
+    reloadable: true,
+    description:
+      'TLS private key (PEM). TLS (POP3S and STLS) is off while this file or the certificate is missing.',
+  },
+  x509_cert_file: {
+    type: 'path',
+    default: 'cert.pem',
+    reloadable: true,
+    description: 'TLS certificate chain (PEM).',
+  },
+  // ------------------------------------------------------------ ours
+  maildir_root: {
+    type: 'path',
+    required: true,
+    reloadable: true,
+    description: 'Every maildrop returned by the query must lie under this directory.',
+  },
+  idle_timeout: {
+    type: 'duration',
+    min: 600_000,
+    default: 600_000,
+    reloadable: true,
+    description:
+      'Inactivity after login before the session is closed; RFC 1939 §3 asks for at least 10 minutes.',
+  },
+  login_timeout: {
+    type: 'duration',
+    min: 1000,
+    default: 60_000,
+    reloadable: true,
+    description: 'Time allowed before a successful login (a short leash for scanners).',
+  },
+  max_sessions_per_ip: {
+    type: 'integer',
+    min: 0,
+    default: 20,
+    reloadable: true,
+    description: 'Sessions at once from one client address (popserv sameaddrmax); 0 = unlimited.',
+  },
+  trusted_proxies: {
+    type: 'list',
+    default: [],
+    reloadable: true,
+    description: 'Load balancers whose PROXY v1/v2 header is required and trusted (addresses or CIDRs).',
+  },
+  auth_failure_delay: {
+    type: 'duration',
+    min: 0,
+    default: 2000,
+    reloadable: true,
+    description:
+      'Delay before a failed login is answered; doubled for each recent failure from the same address.',
+  },
+  auth_failure_max_delay: {
+    type: 'duration',
+    min: 0,
+    default: 30_000,
+    reloadable: true,
+    description: 'Ceiling of the growing failure delay.',
+  },
+  auth_failure_limit: {
+    type: 'integer',
+    min: 1,
+    default: 3,
+    reloadable: true,
+    description: 'Failed logins on one connection before it is closed.',
+  },
+  plaintext_without_tls: {
+    type: 'enum',
+    values: ['never', 'loopback', 'always'],
+    default: 'loopback',
+    reloadable: true,
+    description: 'Whether USER/PASS and AUTH PLAIN are allowed on a connection without TLS.',
+  },
+  apop: {
+    type: 'boolean',
+    default: false,
+    reloadable: true,
+    description:
+      'Offer APOP (needs plaintext passwords in the database); the greeting then carries a banner.',
+  },
+  login_log_query: {
+    type: 'string',
+    reloadable: true,
+    description:
+      'SQL run after each successful login (popserv loginfo.query, e.g. last-login tracking); same substitutions.',
+  },
+  folder_pattern: {
+    type: 'string',
+    reloadable: true,
+    description:
+      'Regular expression on the user name whose first group selects a Maildir++ folder and is removed from the name (popserv folder), e.g. \\+([^@]+): joe+Spam@example.com opens .Spam of joe@example.com.',
+  },
+  dele_action: {
+    type: 'enum',
+    values: ['delete', 'move'],
+    default: 'delete',
+    reloadable: true,
+    description: 'What UPDATE does with deleted messages: unlink them, or move them to dele_folder.',
+  },
+  dele_folder: {
+    type: 'string',
+    default: 'Trash',
+    reloadable: true,
+    description: 'Maildir++ folder for dele_action = move.',
+  },
+  login_delay: {
+    type: 'duration',
+    min: 0,
+    default: 0,
+    reloadable: true,
+    description:
+      'Minimum time between logins of one user, advertised as LOGIN-DELAY and enforced per process; 0 = off.',
+  },
+  expire: {
+    type: 'string',
+    default: 'NEVER',
+    reloadable: true,
+    description:
+      'EXPIRE value advertised in CAPA: NEVER, or days a retrieved message may be kept (advertised only).',
+  },
+  strip_nul: {
+    type: 'boolean',
+    default: true,
+    reloadable: true,
+    description: 'Remove NUL octets from messages sent.',
+  },
+  ensure_header_end: {
+    type: 'boolean',
+    default: true,
+    reloadable: true,
+    description: 'Send an empty line after the headers of a message that has none (some clients need it).',
+  },
+  lock_stale: {
+    type: 'duration',
+    min: 1000,
+    default: 1_800_000,
+    reloadable: true,
+    description: 'A maildrop lock file older than this (and not refreshed) is taken over.',
+  },
+  read_chunk: {
+    type: 'size',
+    min: 4096,
+    default: 262_144,
+    reloadable: true,
+    description: 'Bytes read per worker hand-off when sending a message.',
+  },
+} as const;
+
+export type Pop3Options = Options<typeof optionSchema>;
