@@ -64,6 +64,7 @@ export class Session {
   listAll: string | undefined;
   uidlAll: string | undefined;
   statLine: string | undefined;
+  readonly startedAt = Date.now();
   /** Settles after the disconnect line is logged and the maildrop released. */
   finished: Promise<void> = Promise.resolve();
 
@@ -115,6 +116,12 @@ export class Session {
 
   onLine(buf: Buffer): void | Promise<void> {
     if (this.state === 'closed' || this.state === 'update') return;
+    // The idle timer restarts on socket activity by itself; the pre-login limit is a total one too,
+    // so a client sending junk slowly cannot stay unauthenticated for ever.
+    if (this.state === 'authorization' && Date.now() - this.startedAt > this.deps.options().login_timeout) {
+      this.end(R.timeout, 'timeout');
+      return;
+    }
     if (this.saslPending) {
       this.saslPending = false;
       return TABLE.AUTH.continue?.(this, buf.toString('utf8'));
@@ -137,9 +144,6 @@ export class Session {
     if (!args) {
       this.write(R.badArgs);
       return;
-    }
-    if (this.state === 'transaction') {
-      this.conn.setIdleTimeout(this.deps.options().idle_timeout, this.timeoutHandler);
     }
     return spec.handler(this, args);
   }

@@ -173,7 +173,6 @@ class TestConnection implements Connection {
   private buf: Buffer = Buffer.alloc(0);
   private busy = false;
   private discarding = false;
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     public socket: Socket,
@@ -186,7 +185,6 @@ class TestConnection implements Connection {
     this.local = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
     socket.setNoDelay(true);
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    this.closed.then(() => clearTimeout(this.timer));
     socket.on('error', () => {});
     socket.on('data', (d: Buffer) => {
       this.buf = Buffer.concat([this.buf, d]);
@@ -246,8 +244,10 @@ class TestConnection implements Connection {
     throw new Error('no TLS in the test double');
   }
   setIdleTimeout(ms: number, onTimeout: () => void): void {
-    clearTimeout(this.timer);
-    if (ms > 0) this.timer = setTimeout(onTimeout, ms);
+    // As the host's: socket inactivity (either direction) fires it.
+    this.socket.removeAllListeners('timeout');
+    this.socket.setTimeout(ms);
+    if (ms > 0) this.socket.on('timeout', onTimeout);
   }
   end(data?: string | Buffer): void {
     if (data === undefined) this.socket.end();
