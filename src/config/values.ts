@@ -85,5 +85,9 @@ export function nearest(name: string, candidates: Iterable<string>): string | un
       bestD = d;
     }
   }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3))) return best;
+  // A shortened name (`drain` for `drain_time`) is a typo too.
+  const lower = name.toLowerCase();
+  if (lower.length >= 4) return [...candidates].find((c) => c.toLowerCase().startsWith(lower));
+  return undefined;
 }

@@ -65,6 +65,7 @@ test('lists: comma or space separated', () => {
 test('nearest name suggests plausible typos only', () => {
   assert.equal(nearest('greting', ['greeting', 'port']), 'greeting');
   assert.equal(nearest('zzzzzz', ['greeting', 'port']), undefined);
+  assert.equal(nearest('drain', ['drain_time', 'identity']), 'drain_time');
 });
 
 test('every type converts, defaults fill in, the result is frozen', () => {
