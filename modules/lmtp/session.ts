@@ -226,21 +226,45 @@ export class Session {
 
   private mail(arg: string): void {
     this.seq.push('M');
-    if (this.phase === 'start') return this.write(R.lhloFirst);
-    if (this.phase === 'mail') return this.write(R.nestedMail);
-    if (!/^from:/i.test(arg)) return this.write(R.syntax);
+    if (this.phase === 'start') {
+      this.write(R.lhloFirst);
+      return;
+    }
+    if (this.phase === 'mail') {
+      this.write(R.nestedMail);
+      return;
+    }
+    if (!/^from:/i.test(arg)) {
+      this.write(R.syntax);
+      return;
+    }
     const p = parsePath(arg.slice(5));
-    if (!p) return this.write(R.syntax);
+    if (!p) {
+      this.write(R.syntax);
+      return;
+    }
     for (const param of p.params) {
       const eq = param.indexOf('=');
       const key = (eq < 0 ? param : param.slice(0, eq)).toUpperCase();
       const value = eq < 0 ? '' : param.slice(eq + 1);
       if (key === 'SIZE') {
-        if (!/^\d{1,15}$/.test(value)) return this.write(R.syntax);
-        if (Number(value) > this.deps.options().max_message_size) return this.write(R.tooBig);
+        if (!/^\d{1,15}$/.test(value)) {
+          this.write(R.syntax);
+          return;
+        }
+        if (Number(value) > this.deps.options().max_message_size) {
+          this.write(R.tooBig);
+          return;
+        }
       } else if (key === 'BODY') {
-        if (!/^(7BIT|8BITMIME)$/i.test(value)) return this.write(R.badParam);
-      } else return this.write(R.badParam);
+        if (!/^(7BIT|8BITMIME)$/i.test(value)) {
+          this.write(R.badParam);
+          return;
+        }
+      } else {
+        this.write(R.badParam);
+        return;
+      }
     }
     this.sender = p.address;
     this.recipients = [];
@@ -250,13 +274,28 @@ export class Session {
 
   private async rcpt(arg: string): Promise<void> {
     this.seq.push('r');
-    if (this.phase !== 'mail') return this.write(this.phase === 'start' ? R.lhloFirst : R.mailFirst);
-    if (!/^to:/i.test(arg)) return this.write(R.syntax);
+    if (this.phase !== 'mail') {
+      this.write(this.phase === 'start' ? R.lhloFirst : R.mailFirst);
+      return;
+    }
+    if (!/^to:/i.test(arg)) {
+      this.write(R.syntax);
+      return;
+    }
     const p = parsePath(arg.slice(3));
-    if (!p || p.address === '') return this.write(R.syntax);
-    if (p.params.length > 0) return this.write(R.badParam);
+    if (!p || p.address === '') {
+      this.write(R.syntax);
+      return;
+    }
+    if (p.params.length > 0) {
+      this.write(R.badParam);
+      return;
+    }
     const o = this.deps.options();
-    if (this.recipients.length >= o.max_recipients) return this.write(R.tooManyRcpts);
+    if (this.recipients.length >= o.max_recipients) {
+      this.write(R.tooManyRcpts);
+      return;
+    }
     const { stats } = this.deps;
     let found: LookupResult;
     try {
@@ -271,11 +310,13 @@ export class Session {
     }
     if (found.ok) {
       this.recipients.push({ address: p.address, maildir: found.maildir });
-      return this.write(R.rcptOk);
+      this.write(R.rcptOk);
+      return;
     }
     if (found.reason === 'unknown') {
       stats.unknownRecipients++;
-      return this.write(reply('550', '5.1.1', `<${p.address}> no such user`));
+      this.write(reply('550', '5.1.1', `<${p.address}> no such user`));
+      return;
     }
     stats.lookupFailures++;
     this.conn.log.warn({ recipient: p.address, detail: found.detail }, 'recipient lookup failed');
@@ -284,9 +325,18 @@ export class Session {
 
   private data(arg: string): void {
     this.seq.push('D');
-    if (this.phase !== 'mail') return this.write(this.phase === 'start' ? R.lhloFirst : R.mailFirst);
-    if (arg.trim() !== '') return this.write(R.syntax);
-    if (this.recipients.length === 0) return this.write(R.noRecipients);
+    if (this.phase !== 'mail') {
+      this.write(this.phase === 'start' ? R.lhloFirst : R.mailFirst);
+      return;
+    }
+    if (arg.trim() !== '') {
+      this.write(R.syntax);
+      return;
+    }
+    if (this.recipients.length === 0) {
+      this.write(R.noRecipients);
+      return;
+    }
     const o = this.deps.options();
     this.delivery = new MaildirDelivery(this.recipients, {
       workers: this.deps.workers,
