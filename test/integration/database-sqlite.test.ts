@@ -52,10 +52,11 @@ test('bound parameters: quotes, booleans, null, blobs; execute returns affectedR
   ]);
   assert.deepEqual(res, { affectedRows: 1 });
   const [row] = await db.query('SELECT n, data, password FROM users WHERE address = ?', [evil]);
-  assert.equal(row?.n, 1);
-  assert.ok(Buffer.isBuffer(row?.data));
-  assert.deepEqual([...(row?.data as Buffer)], [0, 1, 2]);
-  assert.equal(row?.password, null);
+  assert.ok(row);
+  assert.equal(row.n, 1);
+  assert.ok(Buffer.isBuffer(row.data));
+  assert.deepEqual([...row.data], [0, 1, 2]);
+  assert.equal(row.password, null);
   assert.deepEqual(await db.execute('UPDATE users SET n = n + 1'), { affectedRows: 2 });
 });
 
