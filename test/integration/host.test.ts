@@ -352,3 +352,43 @@ test('an unknown command prints usage and exits 64', () => {
   assert.match(r.stderr, /unknown command "frobnicate"/);
   assert.match(r.stderr, /usage: host/);
 });
+
+test('processes = 2: two copies share the socket; a dead copy is restarted; SIGTERM stops all', async () => {
+  const h = await startHost({ c11n: `${BASE}processes = 2\n`, modules: [ECHO] });
+  try {
+    const startedBy = async (n: number) => {
+      const until = Date.now() + 8000;
+      for (;;) {
+        const pids = h.logs.filter((r) => r.msg === 'started').map((r) => r.pid);
+        if (pids.length >= n) return pids as number[];
+        if (Date.now() > until) throw new Error(`only ${pids.length} started:\n${h.output()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const [first, second] = await startedBy(2);
+    assert.notEqual(first, second);
+    const ports = new Set(h.logs.filter((r) => r.msg === 'listening').map((r) => r.port));
+    assert.equal(ports.size, 1, 'one shared port');
+    const c = await Client.open(h.port('echo'));
+    assert.equal(await c.line(), '+echo ready');
+    c.close();
+
+    process.kill(first, 'SIGKILL');
+    await h.waitForLog((r) => r.msg === 'process died; restarting' && r.worker_pid === first, 4000);
+    const third = (await startedBy(3))[2];
+    assert.ok(third !== first && third !== second);
+  } finally {
+    assert.equal(await h.stop(), 0);
+    assert.ok(h.logs.some((r) => r.msg === 'all processes stopped'));
+  }
+});
+
+test('a descriptor limit below max_sessions is warned about', async () => {
+  const h = await startHost({ c11n: `${BASE}[echo]\nmax_sessions = 100000000\n`, modules: [ECHO] });
+  try {
+    const w = await h.waitForLog((r) => String(r.msg).startsWith('the descriptor limit'));
+    assert.ok(typeof w.soft_limit === 'number' && (w.needed as number) > 100_000_000);
+  } finally {
+    await h.stop();
+  }
+});
