@@ -1,0 +1,286 @@
+// Listing a maildrop (runs in a worker): from the cache file when new/ and cur/ are unchanged,
+// else move new/ to cur/ and rescan incrementally: readdir, reuse cached entries by name (or by
+// base name for a file whose flags another program changed), measure only names not seen before.
+// Cost: linear in messages on the first open, in new messages after that.
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  linkSync,
+  lstatSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import {
+  CACHE_FILE,
+  type CacheRecord,
+  cacheValid,
+  formatCache,
+  optionsKey,
+  parseCache,
+  trusted,
+} from './cache.js';
+import { errno, fileSize, fsPath, listDir, openMessage, readAt, statSubdir } from './files.js';
+import { emptyListing, type Listing, push } from './listing.js';
+import { baseName, compareNames, crlfSizeHint, curName, derivedUid, hintAgrees, uidFor } from './names.js';
+import { encode, finish, initialState, type WireOptions } from './wire.js';
+
+export interface ScanCounters {
+  /** The listing came from the cache file: no readdir, no per-message stat. */
+  fromCache: boolean;
+  /** Names returned by readdir (new/ and cur/). */
+  scanned: number;
+  /** Message files opened to learn their size. */
+  measured: number;
+  /** ...of which sized by a name hint (Z<HEX> or ,W=) checked against the file size. */
+  hinted: number;
+  /** Moved from new/ to cur/. */
+  moved: number;
+  /** Entries reused from the cache (by name or, after a rename, by base name). */
+  reused: number;
+  cacheWritten: boolean;
+}
+
+export interface ScanResult {
+  listing: Listing;
+  counters: ScanCounters;
+  /** The mtimes in the cache file, when it now holds exactly this listing (else null). */
+  stamps: { newMtimeNs: bigint; curMtimeNs: bigint } | null;
+}
+
+let scratch = Buffer.allocUnsafeSlow(256 * 1024);
+
+function readCache(dir: string): CacheRecord | null {
+  let text: string;
+  try {
+    text = readFileSync(`${dir}/${CACHE_FILE}`, 'latin1');
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return null;
+    throw e;
+  }
+  return parseCache(text);
+}
+
+/** Write tmp + rename so a reader never sees half a cache. A failure only costs the next open. */
+export function writeCache(dir: string, rec: CacheRecord): boolean {
+  const tmp = `${dir}/${CACHE_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    writeFileSync(tmp, formatCache(rec), { encoding: 'latin1', mode: 0o600 });
+    renameSync(tmp, `${dir}/${CACHE_FILE}`);
+    return true;
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was written
+    }
+    return false;
+  }
+}
+
+export function loadCache(dir: string): CacheRecord | null {
+  return readCache(dir);
+}
+
+export function listMaildrop(dir: string, opts: WireOptions): ScanResult {
+  const counters: ScanCounters = {
+    fromCache: false,
+    scanned: 0,
+    measured: 0,
+    hinted: 0,
+    moved: 0,
+    reused: 0,
+    cacheWritten: false,
+  };
+  const key = optionsKey(opts);
+  const stNew = statSubdir(dir, 'new');
+  const stCur = statSubdir(dir, 'cur');
+  const old = readCache(dir);
+  if (old && cacheValid(old, stNew.mtimeNs, stCur.mtimeNs, key)) {
+    counters.fromCache = true;
+    return { listing: old.listing, counters, stamps: old };
+  }
+  const builtAtMs = Date.now();
+
+  // new/ -> cur/. The mtime recorded for new/ is from a stat taken BEFORE the readdir that found
+  // it empty, so a delivery racing with us always changes it and is seen by the next open.
+  const leftInNew: string[] = [];
+  const tried = new Set<string>();
+  let newMtimeNs = stNew.mtimeNs;
+  for (let round = 0; round < 4; round++) {
+    const st = round === 0 ? stNew : statSubdir(dir, 'new');
+    const names = listDir(`${dir}/new`);
+    counters.scanned += names.length;
+    const pending = names.filter((n) => !tried.has(n));
+    newMtimeNs = st.mtimeNs;
+    if (pending.length === 0) break;
+    for (const f of pending) {
+      tried.add(f);
+      const r = moveToCur(dir, f);
+      if (r === 'moved') counters.moved++;
+      else if (r === 'kept') leftInNew.push(f);
+    }
+    // After the last round the recorded mtime predates our own renames: the next open rescans.
+    if (round === 3) newMtimeNs = -1n;
+  }
+
+  // Same rule for cur/: the recorded stat precedes its readdir (and follows our own renames).
+  const curMtimeNs = counters.moved === 0 ? stCur.mtimeNs : statSubdir(dir, 'cur').mtimeNs;
+  const curFiles = listDir(`${dir}/cur`);
+  counters.scanned += curFiles.length;
+
+  const present = new Set<string>();
+  for (const f of curFiles) present.add(`cur/${f}`);
+  for (const f of leftInNew) present.add(`new/${f}`);
+
+  const listing = emptyListing();
+  const uids = new Set<string>();
+  let changed = !old || old.optsKey !== key;
+  const prev = old && old.optsKey === key ? old.listing : emptyListing();
+
+  // Exact names first, so a rename is only guessed for names no cached entry claims.
+  const claimed = new Set<string>();
+  for (const n of prev.names) if (present.has(n)) claimed.add(n);
+  const unclaimedByBase = new Map<string, string>();
+  if (claimed.size < present.size) {
+    for (const n of present) if (!claimed.has(n)) unclaimedByBase.set(baseName(n.slice(4)), n);
+  }
+  for (let i = 0; i < prev.names.length; i++) {
+    let name = prev.names[i];
+    if (!claimed.has(name)) {
+      // Gone, or renamed by another program: same base name and same size on disk.
+      const base = baseName(name.slice(4));
+      const renamed = unclaimedByBase.get(base);
+      changed = true;
+      if (renamed === undefined || fileSize(fsPath(dir, renamed)) !== prev.disks[i]) continue;
+      unclaimedByBase.delete(base);
+      name = renamed;
+      claimed.add(name);
+    }
+    push(listing, name, prev.uids[i], prev.sizes[i], prev.disks[i]);
+    uids.add(prev.uids[i]);
+    counters.reused++;
+  }
+
+  const fresh: string[] = [];
+  for (const n of present) if (!claimed.has(n)) fresh.push(n);
+  if (fresh.length > 0) {
+    changed = true;
+    fresh.sort((a, b) => compareNames(a.slice(4), b.slice(4)));
+    for (const name of fresh) {
+      const base = baseName(name.slice(4));
+      const m = measureFile(fsPath(dir, name), crlfSizeHint(base), opts, counters);
+      if (m === null) continue;
+      let uid = uidFor(base);
+      if (uids.has(uid)) uid = derivedUid(name.slice(4)); // two files with one base name
+      uids.add(uid);
+      push(listing, name, uid, m.size, m.disk);
+    }
+  }
+
+  const rec: CacheRecord = { newMtimeNs, curMtimeNs, builtAtMs, optsKey: key, listing };
+  const write =
+    changed ||
+    !old ||
+    old.newMtimeNs !== newMtimeNs ||
+    old.curMtimeNs !== curMtimeNs ||
+    (!trusted(old) && trusted(rec));
+  // stamps: the cache file now holds exactly this listing (unchanged, or just written).
+  let stamps: ScanResult['stamps'] = null;
+  if (newMtimeNs >= 0n) {
+    if (write) counters.cacheWritten = writeCache(dir, rec);
+    if (!write || counters.cacheWritten) stamps = rec;
+  }
+  return { listing, counters, stamps };
+}
+
+/**
+ * new/<f> -> cur/<f>:2, by link + unlink, which unlike rename never replaces an existing file.
+ * 'kept': it stays in new/ (a different file already has that cur/ name); 'gone': vanished.
+ */
+function moveToCur(dir: string, f: string): 'moved' | 'kept' | 'gone' {
+  const src = fsPath(dir, `new/${f}`);
+  const dst = fsPath(dir, `cur/${curName(f)}`);
+  try {
+    linkSync(src, dst);
+  } catch (e) {
+    const code = errno(e);
+    if (code === 'ENOENT') return 'gone';
+    if (code === 'EEXIST') {
+      // Linked by an earlier open that could not unlink: same inode means it is already moved.
+      const a = statSync(src, { throwIfNoEntry: false });
+      const b = statSync(dst, { throwIfNoEntry: false });
+      if (!a) return 'gone';
+      if (!b || a.ino !== b.ino || a.dev !== b.dev) return 'kept';
+    } else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+      // No hard links here (or not a regular file): rename, but never over an existing file.
+      const st = lstatSync(src, { throwIfNoEntry: false });
+      if (!st) return 'gone';
+      if (!st.isFile() || statSync(dst, { throwIfNoEntry: false })) return 'kept';
+      renameSync(src, dst);
+      return 'moved';
+    } else {
+      return 'kept';
+    }
+  }
+  try {
+    unlinkSync(src);
+  } catch (e) {
+    if (errno(e) !== 'ENOENT') throw e;
+  }
+  return 'moved';
+}
+
+/**
+ * The wire size of one message file. A size hint in the name is trusted when it agrees with the
+ * file size (then only the last byte, and with ensureHeaderEnd the header, is read); otherwise,
+ * or with stripNul (the NUL count is not in any hint), the file is read once and measured.
+ */
+function measureFile(
+  path: string | Buffer,
+  hint: number | null,
+  opts: WireOptions,
+  counters: ScanCounters,
+): { size: number; disk: number } | null {
+  const f = openMessage(path);
+  if (f === null) return null;
+  try {
+    if (!f.isFile) return null;
+    counters.measured++;
+    const disk = f.size;
+    if (disk === 0) return { size: 0, disk };
+    if (hint !== null && !opts.stripNul && hintAgrees(hint, disk)) {
+      counters.hinted++;
+      readAt(f.fd, scratch, 1, disk - 1);
+      let size = hint + (scratch[0] === 10 ? 0 : 2);
+      if (opts.ensureHeaderEnd && !hasHeaderEnd(f.fd, disk, opts)) size += 2;
+      return { size, disk };
+    }
+    if (scratch.length < Math.min(disk, 4 << 20)) scratch = Buffer.allocUnsafeSlow(Math.min(disk, 4 << 20));
+    const st = initialState();
+    for (let pos = 0; pos < disk; ) {
+      const n = readAt(f.fd, scratch, Math.min(scratch.length, disk - pos), pos);
+      if (n === 0) break;
+      encode(st, scratch.subarray(0, n), null, 0, null, opts);
+      pos += n;
+    }
+    finish(st, null, 0, opts);
+    return { size: st.size, disk };
+  } finally {
+    closeSync(f.fd);
+  }
+}
+
+/** Whether a blank line ends the header (stops reading as soon as it is found). */
+function hasHeaderEnd(fd: number, disk: number, opts: WireOptions): boolean {
+  const st = initialState();
+  for (let pos = 0; pos < disk && !st.done; ) {
+    const n = readAt(fd, scratch, Math.min(scratch.length, disk - pos), pos);
+    if (n === 0) break;
+    encode(st, scratch.subarray(0, n), null, 0, 0, opts);
+    pos += n;
+  }
+  return st.inBody;
+}

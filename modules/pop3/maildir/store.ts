@@ -1,0 +1,238 @@
+// The Maildir MaildropStore: the POP3 engine's view of a Maildir. Every blocking step runs as a
+// worker task (tasks.ts), one hand-off per open, per chunk read, per update or release; each is
+// counted as a session delay.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { DelayCounter, Logger, WorkerPool } from '../../../src/api.js';
+import { task } from '../../../src/api.js';
+import type {
+  Maildrop,
+  MaildropStore,
+  MessageInfo,
+  OpenOptions,
+  OpenResult,
+  UpdateResult,
+} from '../seams.js';
+import type { LockOwner } from './lock.js';
+import type { ScanCounters } from './scan.js';
+import type { OpenInput, OpenOutput, ReadInput, ReadOutput, UnlockInput } from './tasks.js';
+import type { UpdateInput, UpdateOutput } from './update.js';
+import type { WireOptions } from './wire.js';
+
+export interface MaildirStoreConfig {
+  /** UPDATE: unlink marked messages, or move them to the Maildir++ folder `trashFolder`. */
+  deleteMode: 'delete' | 'move';
+  trashFolder: string;
+  /** Client workaround: NUL bytes are removed (sizes count without them). */
+  stripNul: boolean;
+  /** Client workaround: a message without a blank line after its header gets one at its end. */
+  ensureHeaderEnd: boolean;
+  /** A lock whose mtime is older than this is stale, on any host (0: only dead local pids). */
+  lockStaleMs: number;
+  /** Bytes read per hand-off: a message up to this size is read in one. */
+  chunkSize: number;
+}
+
+const TASKS = new URL('./tasks.js', import.meta.url);
+const OPEN = task(TASKS, 'open');
+const READ = task(TASKS, 'read');
+const UPDATE = task(TASKS, 'update');
+const RELEASE = task(TASKS, 'release');
+const TOUCH = task(TASKS, 'touch');
+
+/** Thrown by `read` when the message file vanished (removed by another program). */
+export class MessageGoneError extends Error {
+  readonly code = 'MESSAGE_GONE';
+}
+
+/** What the last open did, for tests and the benchmark: `{ fromCache: true, scanned: 0 }` is the cheap case. */
+export interface OpenedMaildrop extends Maildrop {
+  readonly counters: ScanCounters;
+  readonly dir: string;
+}
+
+/** A Maildir++ folder name: no '/', no leading or trailing '.', no '..', no control characters. */
+export function validFolder(name: string): boolean {
+  return /^[^/\x00-\x1f.](?:[^/\x00-\x1f]*[^/\x00-\x1f.])?$/.test(name) && !name.includes('..');
+}
+
+export function createMaildirStore(config: () => MaildirStoreConfig, workers: WorkerPool): MaildropStore {
+  const host = hostname();
+  const instance = randomBytes(8).toString('hex');
+  let opened = 0;
+
+  return {
+    async open(path: string, options: OpenOptions): Promise<OpenResult> {
+      const cfg = config();
+      const root = path.length > 1 ? path.replace(/\/+$/, '') : path;
+      let dir = root;
+      if (options.folder !== undefined && options.folder !== '') {
+        if (!validFolder(options.folder)) {
+          return {
+            ok: false,
+            reason: 'temporary',
+            detail: `invalid folder name ${JSON.stringify(options.folder)}`,
+          };
+        }
+        dir = `${root}/.${options.folder}`;
+      }
+      const owner: LockOwner = {
+        host,
+        pid: process.pid,
+        instance,
+        token: `${instance}.${(++opened).toString(36)}`,
+      };
+      const wire: WireOptions = { stripNul: cfg.stripNul, ensureHeaderEnd: cfg.ensureHeaderEnd };
+      let r: OpenOutput;
+      try {
+        r = await workers.offload<OpenInput, OpenOutput>(options.session, OPEN, {
+          dir,
+          owner,
+          lockStaleMs: cfg.lockStaleMs,
+          wire,
+        });
+      } catch (e) {
+        return { ok: false, reason: 'temporary', detail: `maildrop open failed: ${(e as Error).message}` };
+      }
+      if (!r.ok) return r;
+      const trashDir = cfg.deleteMode === 'move' ? `${root}/.${cfg.trashFolder}` : null;
+      const maildrop = new MaildirDrop(workers, dir, owner, r, wire, cfg, trashDir, options.log);
+      return { ok: true, maildrop };
+    },
+  };
+}
+
+class MaildirDrop implements OpenedMaildrop {
+  readonly messages: readonly MessageInfo[];
+  readonly totalSize: number;
+  readonly counters: ScanCounters;
+  /** Current file names (relative to the Maildir); updated when a read finds a file renamed. */
+  private readonly names: string[];
+  private readonly stamps: UpdateInput['stamps'];
+  private refresh: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly workers: WorkerPool,
+    readonly dir: string,
+    private readonly owner: LockOwner,
+    r: Extract<OpenOutput, { ok: true }>,
+    private readonly wire: WireOptions,
+    private readonly cfg: MaildirStoreConfig,
+    private readonly trashDir: string | null,
+    private readonly log: Logger,
+  ) {
+    const n = r.sizes.length;
+    this.names = n === 0 ? [] : r.names.split('\n');
+    const uids = n === 0 ? [] : r.uids.split('\n');
+    const messages: MessageInfo[] = new Array(n);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      messages[i] = { uid: uids[i], size: r.sizes[i] };
+      total += r.sizes[i];
+    }
+    this.messages = messages;
+    this.totalSize = total;
+    this.counters = r.counters;
+    this.stamps = r.stamps;
+    if (cfg.lockStaleMs > 0) {
+      // Keep the lock's mtime fresh so no other host judges a long (idle) session's lock stale.
+      const every = Math.max(1000, Math.floor(cfg.lockStaleMs / 3));
+      this.refresh = setInterval(() => this.touch(), every);
+      this.refresh.unref();
+    }
+  }
+
+  private touch(): void {
+    const input: UnlockInput = { dir: this.dir, owner: this.owner };
+    this.workers.run<UnlockInput, boolean>(TOUCH, input).then(
+      (ours) => {
+        if (!ours) this.log.warn({ maildrop: this.dir }, 'maildrop lock was taken over by another session');
+      },
+      (e: unknown) => this.log.warn({ err: e, maildrop: this.dir }, 'maildrop lock refresh failed'),
+    );
+  }
+
+  async *read(index: number, lines: number | null, session: DelayCounter): AsyncIterable<Buffer> {
+    if (this.closed) throw new Error('maildrop is closed');
+    if (!Number.isInteger(index) || index < 0 || index >= this.names.length) {
+      throw new RangeError(`no message ${index + 1}`);
+    }
+    const base: ReadInput = {
+      dir: this.dir,
+      name: this.names[index],
+      offset: 0,
+      state: null,
+      lines,
+      chunkSize: Math.max(4096, this.cfg.chunkSize),
+      wire: this.wire,
+    };
+    let pending: Promise<ReadOutput> | null = this.workers.offload<ReadInput, ReadOutput>(
+      session,
+      READ,
+      base,
+    );
+    try {
+      while (pending !== null) {
+        const r: ReadOutput = await pending;
+        pending = null;
+        if (r.gone) throw new MessageGoneError(`message ${index + 1} is gone from the maildrop`);
+        if (r.renamed !== undefined) this.names[index] = r.renamed;
+        // Read the next chunk while this one goes to the socket: two chunks at most in memory.
+        if (!r.done) {
+          const next: ReadInput = { ...base, name: this.names[index], offset: r.offset, state: r.state };
+          pending = this.workers.offload<ReadInput, ReadOutput>(session, READ, next);
+        } else if (lines === null && r.state.size !== this.messages[index].size) {
+          this.log.warn(
+            {
+              maildrop: this.dir,
+              file: this.names[index],
+              listed: this.messages[index].size,
+              sent: r.state.size,
+            },
+            'message size differs from its listed size (a wrong size hint in the name?)',
+          );
+        }
+        if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
+      }
+    } finally {
+      // The consumer stopped early (connection closed): do not leave a rejection unhandled.
+      if (pending !== null) (pending as Promise<ReadOutput>).catch(() => undefined);
+    }
+  }
+
+  async update(deleted: ReadonlySet<number>, session: DelayCounter): Promise<UpdateResult> {
+    if (this.closed) throw new Error('maildrop is closed');
+    this.close();
+    const marked: UpdateInput['deleted'] = [];
+    for (const i of deleted) {
+      if (i >= 0 && i < this.names.length) marked.push({ name: this.names[i], size: this.messages[i].size });
+    }
+    const r = await this.workers.offload<UpdateInput & UnlockInput, UpdateOutput>(session, UPDATE, {
+      dir: this.dir,
+      owner: this.owner,
+      trashDir: this.trashDir,
+      deleted: marked,
+      stamps: this.stamps,
+    });
+    return {
+      deleted: r.deleted,
+      deletedBytes: r.deletedBytes,
+      failed: r.failed,
+      left: this.messages.length - r.deleted,
+      leftBytes: this.totalSize - r.deletedBytes,
+    };
+  }
+
+  async release(session: DelayCounter): Promise<void> {
+    if (this.closed) return;
+    this.close();
+    await this.workers.offload<UnlockInput, boolean>(session, RELEASE, { dir: this.dir, owner: this.owner });
+  }
+
+  private close(): void {
+    this.closed = true;
+    if (this.refresh) clearInterval(this.refresh);
+    this.refresh = undefined;
+  }
+}

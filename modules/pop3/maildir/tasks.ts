@@ -1,0 +1,155 @@
+// The Maildir store's worker tasks: synchronous file system work, one hand-off each.
+// open: lock + new/ -> cur/ + listing (cache or incremental rescan); read: one chunk of wire
+// bytes; update: remove marked messages, rewrite the cache, unlock; release: unlock; touch:
+// refresh the lock's mtime during a long session.
+import { closeSync } from 'node:fs';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { errno, findByBase, fsPath, openMessage, readAt } from './files.js';
+import { acquireLock, type LockOwner, releaseLock, touchLock } from './lock.js';
+import { listMaildrop, type ScanCounters } from './scan.js';
+import { type UpdateInput, type UpdateOutput, updateMaildrop } from './update.js';
+import { encode, finish, initialState, maxOutput, type WireOptions, type WireState } from './wire.js';
+
+export interface OpenInput {
+  dir: string;
+  owner: LockOwner;
+  lockStaleMs: number;
+  wire: WireOptions;
+}
+
+export type OpenOutput =
+  | {
+      ok: true;
+      /** Names relative to the Maildir, joined by '\n' (a name never holds one). */
+      names: string;
+      /** UIDs joined by '\n'. */
+      uids: string;
+      sizes: Float64Array;
+      counters: ScanCounters;
+      stamps: { newMtimeNs: string; curMtimeNs: string } | null;
+    }
+  | { ok: false; reason: 'in-use' }
+  | { ok: false; reason: 'temporary'; detail: string };
+
+function describe(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err?.code ? `${err.code}: ${err.message}` : String(e);
+}
+
+export function open(input: OpenInput): OpenOutput {
+  const { dir, owner } = input;
+  try {
+    if (acquireLock(dir, owner, input.lockStaleMs) === 'in-use') return { ok: false, reason: 'in-use' };
+  } catch (e) {
+    const code = errno(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      return { ok: false, reason: 'temporary', detail: `maildrop ${dir} does not exist` };
+    }
+    return { ok: false, reason: 'temporary', detail: `cannot lock maildrop ${dir}: ${describe(e)}` };
+  }
+  try {
+    const { listing, counters, stamps } = listMaildrop(dir, input.wire);
+    return {
+      ok: true,
+      names: listing.names.join('\n'),
+      uids: listing.uids.join('\n'),
+      sizes: Float64Array.from(listing.sizes),
+      counters,
+      stamps: stamps && { newMtimeNs: String(stamps.newMtimeNs), curMtimeNs: String(stamps.curMtimeNs) },
+    };
+  } catch (e) {
+    try {
+      releaseLock(dir, owner);
+    } catch {
+      // the open failed already; the lock goes stale if it cannot be removed
+    }
+    return { ok: false, reason: 'temporary', detail: `cannot list maildrop ${dir}: ${describe(e)}` };
+  }
+}
+
+export interface ReadInput {
+  dir: string;
+  /** Relative to the Maildir, as listed. */
+  name: string;
+  offset: number;
+  state: WireState | null;
+  /** TOP n, or null for RETR. */
+  lines: number | null;
+  chunkSize: number;
+  wire: WireOptions;
+}
+
+export interface ReadOutput {
+  /** Wire bytes in `buf[0, length)`; the ArrayBuffer is transferred, not copied. */
+  buf: ArrayBuffer;
+  length: number;
+  offset: number;
+  state: WireState;
+  done: boolean;
+  /** Set when the file was found under another name (flags changed by another program). */
+  renamed?: string;
+  /** The file is gone: nothing was read. */
+  gone?: boolean;
+}
+
+let inbuf = Buffer.allocUnsafeSlow(64 * 1024);
+
+export function read(input: ReadInput): ReadOutput {
+  let name = input.name;
+  let f = openMessage(fsPath(input.dir, name));
+  let renamed: string | undefined;
+  if (f === null) {
+    const now = findByBase(input.dir, name);
+    if (now !== null) {
+      name = renamed = now;
+      f = openMessage(fsPath(input.dir, name));
+    }
+  }
+  const state = input.state ?? initialState();
+  if (f === null)
+    return { buf: new ArrayBuffer(0), length: 0, offset: input.offset, state, done: true, gone: true };
+  try {
+    const want = Math.max(0, Math.min(input.chunkSize, f.size - input.offset));
+    if (inbuf.length < want) inbuf = Buffer.allocUnsafeSlow(want);
+    const got = want > 0 ? readAt(f.fd, inbuf, want, input.offset) : 0;
+    const eof = input.offset + got >= f.size || got < want;
+    const out = Buffer.allocUnsafeSlow(maxOutput(got));
+    let len = encode(state, inbuf.subarray(0, got), out, 0, input.lines, input.wire);
+    if (eof) len = finish(state, out, len, input.wire);
+    const result: ReadOutput = {
+      buf: out.buffer as ArrayBuffer,
+      length: len,
+      offset: input.offset + got,
+      state,
+      done: eof || state.done,
+      renamed,
+    };
+    // Piscina transfers what a returned "movable" lists instead of copying it.
+    const movable = { [transferableSymbol]: [out.buffer], [valueSymbol]: result };
+    return move(movable) as unknown as ReadOutput;
+  } finally {
+    closeSync(f.fd);
+  }
+}
+
+export interface UnlockInput {
+  dir: string;
+  owner: LockOwner;
+}
+
+export function update(input: UpdateInput & UnlockInput): UpdateOutput {
+  try {
+    return updateMaildrop(input);
+  } finally {
+    // Unlock even when the update failed half-way: the session is over either way.
+    releaseLock(input.dir, input.owner);
+  }
+}
+
+export function release(input: UnlockInput): boolean {
+  return releaseLock(input.dir, input.owner);
+}
+
+export function touch(input: UnlockInput): boolean {
+  return touchLock(input.dir, input.owner);
+}
