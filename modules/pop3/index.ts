@@ -5,12 +5,13 @@ import { hostname } from 'node:os';
 import {
   defineModule,
   HOST_API_VERSION,
+  HostError,
   type Listener,
   type ListenSpec,
   type ModuleContext,
   type TlsFiles,
 } from '../../src/api.js';
-import { createSqlAuthenticator, type SqlAuthConfig } from './auth/sql.js';
+import { createSqlAuthenticator, type SqlAuthConfig, validateSqlAuthConfig } from './auth/sql.js';
 import { CapaCache } from './capa.js';
 import { createMaildirStore, type MaildirStoreConfig } from './maildir/store.js';
 import { optionSchema, type Pop3Options } from './options.js';
@@ -93,6 +94,11 @@ export default defineModule(import.meta, {
 
     return {
       async prestart(o) {
+        try {
+          validateSqlAuthConfig(authConfig(o));
+        } catch (e) {
+          throw new HostError('CONFIG', `[pop3] ${(e as Error).message}`, { cause: e });
+        }
         tlsNow = memo(ctx, tlsFiles);
         const store = createMaildirStore(memo(ctx, storeConfig), ctx.workers);
         const auth = createSqlAuthenticator({
@@ -133,6 +139,12 @@ export default defineModule(import.meta, {
       },
 
       async reload(next, previous) {
+        try {
+          validateSqlAuthConfig(authConfig(next));
+        } catch (e) {
+          // Logins answer -ERR [SYS/PERM] until the query is fixed; the rest of the reload applies.
+          ctx.log.error({ err: (e as Error).message }, 'invalid query after reload');
+        }
         ctx.sessions.resize(next.min_sessions, next.max_sessions);
         const tls = tlsFiles(next);
         for (const l of listeners) {
