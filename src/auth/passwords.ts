@@ -4,7 +4,8 @@
 //
 // Bare values: a value that looks like a crypt hash (`$id$...`) is verified as one (unknown ids,
 // e.g. yescrypt `$y$`, never match); any other bare value is a plaintext password, as with
-// Dovecot's default_pass_scheme=PLAIN. An unknown `{SCHEME}` never matches, and neither does an
+// Dovecot's default_pass_scheme=PLAIN. Traditional DES crypt (13 characters) cannot be told from
+// a plaintext password, so it needs its prefix: `{CRYPT}abTk71qDTQKMY`. An unknown `{SCHEME}` never matches, and neither does an
 // empty stored value or an empty password.
 //
 // Async because Argon2 (hash-wasm, WebAssembly) has only an async API; every other scheme runs
@@ -13,6 +14,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { argon2id, argon2Verify } from 'hash-wasm';
 import { encrypt as shaCrypt, verify as shaCryptVerify } from 'unixcrypt';
+import { DES_CRYPT, desCrypt } from './descrypt.js';
 import { md5Crypt } from './md5crypt.js';
 
 export type HashScheme = 'SHA512-CRYPT' | 'BLF-CRYPT' | 'ARGON2ID' | 'PLAIN';
@@ -116,6 +118,8 @@ async function verifyCrypt(plain: string, pw: Buffer, hash: string): Promise<boo
     return safeEqual(Buffer.from(md5Crypt(pw, salt, magic), 'latin1'), hash);
   }
   if (hash.startsWith('$5$') || hash.startsWith('$6$')) return shaCryptVerify(plain, hash);
+  // Only reached with a {CRYPT}/{DES-CRYPT} prefix: a bare 13-character value is plaintext.
+  if (DES_CRYPT.test(hash)) return safeEqual(Buffer.from(desCrypt(pw, hash), 'latin1'), hash);
   if (/^\$2[aby]\$\d\d\$/.test(hash)) return bcrypt.compareSync(plain, hash);
   if (hash.startsWith('$argon2i$') || hash.startsWith('$argon2id$')) {
     // Dovecot/libsodium may pad base64 with '='; hash-wasm wants it unpadded.

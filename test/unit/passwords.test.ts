@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
+import { desCrypt } from '../../src/auth/descrypt.js';
 import { md5Crypt } from '../../src/auth/md5crypt.js';
 import { hashPassword, storedPlaintext, verifyPassword } from '../../src/auth/passwords.js';
 
@@ -84,14 +85,17 @@ const VECTORS: readonly (readonly [string, string, string])[] = [
     '$2a$05$abcdefghijklmnopqrstuuakWOE.k8W3KIQRdMS7TYTuHNi72.Z3K',
     "python3 crypt.crypt(pw, '$2a$05$abcdefghijklmnopqrstuu')",
   ],
+  ['CRYPT (DES)', '{CRYPT}abTk71qDTQKMY', "python3 crypt.crypt(pw, 'ab')"],
+  ['DES-CRYPT', '{DES-CRYPT}abTk71qDTQKMY', "python3 crypt.crypt(pw, 'ab')"],
   ['bare plaintext', 's3cret pässword', '(stored as is)'],
 ];
 
 for (const [label, stored, made] of VECTORS) {
   test(`${label} (${made}): right password matches, wrong ones do not`, async () => {
     assert.equal(await verifyPassword(PW, stored), true);
-    assert.equal(await verifyPassword(`${PW}x`, stored), false);
-    assert.equal(await verifyPassword('s3cret passwort', stored), false);
+    // DES crypt reads 8 characters only: a longer wrong password would match
+    if (!label.includes('DES')) assert.equal(await verifyPassword(`${PW}x`, stored), false);
+    assert.equal(await verifyPassword('S3cret pässword', stored), false);
   });
 }
 
@@ -139,6 +143,23 @@ test('md5Crypt agrees with openssl for several passwords and salts', () => {
       assert.match(ours, /^\$1\$/);
     }
   }
+});
+
+test('desCrypt agrees with glibc crypt (python3 crypt.crypt(pw, salt)); only 8 characters count', () => {
+  const cases: [string, string, string][] = [
+    ['', '..', '..X8NBuQ4l6uQ'],
+    ['a', 'zz', 'zzJZ5PtvFqi9o'],
+    ['password', 'Xy', 'Xy2PtsPf0839Y'],
+    ['12345678901', './', './qw5JW./79Vg'],
+    ['ÿ€x', '9A', '9Ab2th6GGqVSU'],
+  ];
+  for (const [pw, salt, want] of cases) assert.equal(desCrypt(Buffer.from(pw), salt), want, pw);
+  assert.equal(desCrypt(Buffer.from('12345678'), './'), './qw5JW./79Vg');
+});
+
+test('a bare 13-character value is a plaintext password, not DES', async () => {
+  assert.equal(await verifyPassword(PW, 'abTk71qDTQKMY'), false);
+  assert.equal(await verifyPassword('abTk71qDTQKMY', 'abTk71qDTQKMY'), true);
 });
 
 test('hashPassword: every scheme verifies, each call salts anew', async () => {
