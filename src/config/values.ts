@@ -47,7 +47,7 @@ export function formatDuration(ms: number): string {
   ] as const) {
     if (ms >= f && ms % f === 0) return `${ms / f}${unit}`;
   }
-  return `${ms}ms`;
+  return ms === 0 ? '0' : `${ms}ms`;
 }
 
 export function formatSize(bytes: number): string {

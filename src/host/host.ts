@@ -90,12 +90,11 @@ export class Host {
     for (const m of this.modules) await m.instance.start?.();
 
     this.warnDescriptorLimit();
-    this.installSignals();
     const mem = process.memoryUsage();
     log.info(
       {
         modules: this.modules.map((m) => m.name).join(','),
-        startup_ms: Date.now() - this.startedAt,
+        startup_ms: Math.round(process.uptime() * 1000),
         rss_kb: Math.round(mem.rss / 1024),
         threads: `${threads.min}-${threads.max}`,
       },
@@ -117,7 +116,8 @@ export class Host {
     }
   }
 
-  private installSignals(): void {
+  /** Called once start() resolved (runHost keeps start-up signals away until then). */
+  installSignals(): void {
     process.on('SIGUSR1', () => this.enqueue(async () => this.report()));
     process.on('SIGHUP', () => this.enqueue(() => this.reload()));
     const stop = (signal: string) => {
@@ -241,6 +241,20 @@ export async function runHost(dirArg?: string): Promise<number | undefined> {
     log.fatal({ err: e }, 'uncaught exception');
     process.exit(1);
   });
+  // Until the host serves: SIGTERM/SIGINT end the start-up, SIGHUP (which would kill) and SIGUSR1
+  // (which would open node's inspector) are ignored.
+  const early = (signal: NodeJS.Signals) => {
+    if (signal === 'SIGTERM' || signal === 'SIGINT') {
+      log.info({ signal }, 'stopped during start-up');
+      process.exit(0);
+    }
+    log.warn({ signal }, 'signal ignored during start-up');
+  };
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1'];
+  for (const sig of signals) process.on(sig, early);
+  const ready = () => {
+    for (const sig of signals) process.off(sig, early);
+  };
   try {
     if (cluster.isPrimary && peek.processes !== '1') {
       const mods = await loadModules(dir, log);
@@ -251,12 +265,15 @@ export async function runHost(dirArg?: string): Promise<number | undefined> {
       if (!r.ok) throw configError(r.issues);
       checkRoot(r.config.host);
       if (r.config.processCount > 1) {
+        ready();
         runPrimary(r.config, log);
         return undefined;
       }
     }
     const host = new Host(dir, root);
     await host.start();
+    ready();
+    host.installSignals();
     return undefined;
   } catch (e) {
     logStartupError(log, e);
