@@ -161,13 +161,17 @@ export default defineModule(import.meta, {
       },
 
       report() {
-        const byState: Record<string, number> = { authorization: 0, transaction: 0, update: 0 };
-        for (const s of sessions) if (s.state in byState) byState[s.state]++;
-        return {
-          sessions: { active: sessions.size, ...byState },
-          ...stats.snapshot(),
-          listeners: listeners.map((l) => ({ name: l.name, address: l.address, port: l.port })),
+        // Flat fields: the text log format writes key="value" pairs.
+        const r: Record<string, number> = {
+          sessions_active: sessions.size,
+          sessions_authorization: 0,
+          sessions_transaction: 0,
+          sessions_update: 0,
         };
+        for (const s of sessions) if (s.state !== 'closed') r[`sessions_${s.state}`]++;
+        const st = stats.snapshot();
+        for (const k of Object.keys(st)) r[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = st[k];
+        return r;
       },
 
       async stop(deadline) {

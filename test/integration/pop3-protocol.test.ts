@@ -307,3 +307,44 @@ test('plaintext refused off loopback without TLS', async () => {
     await h2.close();
   }
 });
+
+test('LOGIN-DELAY: a second login of the same maildrop too soon is refused', async () => {
+  h.setOptions(testOptions({ login_delay: 60_000 }));
+  try {
+    const c = await connect(h.port);
+    const capa = await c.multiline('CAPA');
+    assert.ok(capa.lines.includes('LOGIN-DELAY 60'));
+    await c.command('USER box');
+    assert.match(await c.command('PASS x'), /^\+OK/);
+    await c.command('QUIT');
+    const d = await connect(h.port);
+    await d.command('USER box');
+    assert.match(await d.command('PASS x'), /^-ERR \[LOGIN-DELAY\]/);
+    d.close();
+  } finally {
+    h.setOptions(testOptions());
+  }
+});
+
+test('idle timeout in TRANSACTION closes without UPDATE', async () => {
+  h.setOptions(testOptions({ idle_timeout: 200 }));
+  try {
+    const c = await login('ann', 'pw with spaces');
+    await c.command('DELE 1');
+    await c.waitClosed(3000);
+    const md = h.store.opened.at(-1)!;
+    assert.equal(md.updates.length, 0);
+    await waitForRecord(h.records, (r) => r.msg === 'disconnected: timeout,' && r.user === 'ann');
+  } finally {
+    h.setOptions(testOptions());
+  }
+});
+
+test('RETR streams a multi-chunk message intact and counts it', async () => {
+  const c = await login();
+  const r = await c.multiline('RETR 4');
+  const w = wireForm(BIG);
+  assert.equal(r.first, `+OK ${w.size} octets`);
+  assert.ok(r.raw.equals(w.stuffed));
+  c.close();
+});

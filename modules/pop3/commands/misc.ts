@@ -78,4 +78,5 @@ export async function stls(s: Session): Promise<void> {
   }
   // RFC 2595 §4: forget what was said in plaintext.
   s.pendingUser = undefined;
+  s.saslPending = false;
 }

@@ -126,7 +126,7 @@ async function send(s: Session, i: number, lines: number | null, head: string, s
     s.write(R.readFailed);
     return;
   }
-  if (s.state !== 'transaction') {
+  if (s.state !== 'transaction' || s.reason !== undefined) {
     await it.return?.();
     return;
   }
@@ -139,7 +139,7 @@ async function send(s: Session, i: number, lines: number | null, head: string, s
     try {
       for (;;) {
         const next = await it.next();
-        if (s.state !== 'transaction') {
+        if (s.state !== 'transaction' || s.reason !== undefined) {
           await it.return?.();
           return;
         }
@@ -157,7 +157,7 @@ async function send(s: Session, i: number, lines: number | null, head: string, s
         chunk = next.value;
         if (!ok) {
           await Promise.race([conn.drained(), conn.closed]);
-          if (s.state !== 'transaction') {
+          if (s.state !== 'transaction' || s.reason !== undefined) {
             await it.return?.();
             return;
           }
