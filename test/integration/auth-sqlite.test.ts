@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { createSqlAuthenticator, type SqlAuthConfig } from '../../modules/pop3/auth/sql.js';
 import type { Credentials, LoginContext } from '../../modules/pop3/seams.js';
@@ -251,6 +252,36 @@ test('r2d2 style (the query decides, no password column) on SQLite', async () =>
       ctx(),
     );
     assert.deepEqual(apop, { ok: false, reason: 'invalid' });
+  } finally {
+    cfg = saved;
+  }
+});
+
+test('property: no user/password text logs in except the exact pair, and the table is untouched', async () => {
+  const saved = cfg;
+  cfg = {
+    ...cfg,
+    query: 'SELECT maildrop FROM mailbox WHERE address = "%u" AND password = \'{PLAIN}%p\' AND active = 1',
+  };
+  // Quote, comment and percent characters are drawn far more often than in uniform strings.
+  const hostile = fc.string({
+    unit: fc.oneof(
+      fc.constantFrom("'", '"', '%', '-', ';', '#', '/', '*', '\\', '?', ' ', 'OR', '1', '='),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
+    ),
+    maxLength: 24,
+  });
+  try {
+    await fc.assert(
+      fc.asyncProperty(hostile, hostile, async (user, password) => {
+        const r = await auth.login(plain(user, password), ctx());
+        const exact = user === 'plain@example.com' && password === 'tanstaaf';
+        assert.equal(r.ok, exact);
+      }),
+      { numRuns: 150 },
+    );
+    const n = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM mailbox');
+    assert.equal(n[0].n, 9);
   } finally {
     cfg = saved;
   }
