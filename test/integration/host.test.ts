@@ -2,7 +2,7 @@
 // limits, and the check/inspect commands.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -390,5 +390,22 @@ test('a descriptor limit below max_sessions is warned about', async () => {
     assert.ok(typeof w.soft_limit === 'number' && (w.needed as number) > 100_000_000);
   } finally {
     await h.stop();
+  }
+});
+
+test('the sample personality c11n validates against the compiled pop3 module', () => {
+  let root = dirname(helperPaths.mainJs);
+  while (!existsSync(join(root, 'personality/c11n')) && dirname(root) !== root) root = dirname(root);
+  const c11n = readFileSync(join(root, 'personality/c11n'), 'utf8');
+  const dir = makePersonality({ c11n, modules: [helperPaths.pop3Module] });
+  try {
+    const r = run([helperPaths.mainJs, 'check', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\[pop3\]$/m);
+    assert.match(r.stdout, /^port = 1110$/m);
+    assert.match(r.stdout, new RegExp(`^maildir_root = "${dir}/mail"$`, 'm'));
+    assert.match(r.stdout, /^\[database\.default\]$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
