@@ -8,8 +8,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import fc from 'fast-check';
 import { helperPaths, type RunningHost, startHost } from '../helpers/host.js';
 import { connect, type Pop3Client } from '../helpers/pop3.js';
+import { checkScript, commandArb } from '../helpers/pop3-fuzz.js';
 
 const CORPUS: Record<string, Buffer> = {
   '1700000001.M1P1.test': Buffer.from(
@@ -55,7 +57,7 @@ function maildir(user: string, names = NAMES): void {
   for (const n of names) writeFileSync(join(dir, 'mail', user, 'new', n), CORPUS[n]);
 }
 
-const USERS = ['joe', 'drop', 'dele', 'lock', 'tls', 'curl', 'py', 'mpop', 'stop', 'folder'];
+const USERS = ['prop', 'joe', 'drop', 'dele', 'lock', 'tls', 'curl', 'py', 'mpop', 'stop', 'folder'];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pop3-host-'));
@@ -305,6 +307,26 @@ p.quit()
     return `${createHash('sha256').update(e).digest('hex')} ${e.length}`;
   });
   assert.deepEqual(got, want);
+});
+
+test('property: random command sequences against the real store never break the protocol', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(commandArb, { maxLength: 15 }), async (cmds) => {
+      await checkScript(port, ['USER prop@example.com', 'PASS pw-prop'], cmds);
+    }),
+    { numRuns: 40 },
+  );
+  // Still serving, and the maildrop is not left locked.
+  const c = await login('prop');
+  await c.command('QUIT');
+});
+
+test('over-long command lines over the real listener', async () => {
+  const c = await connect(port);
+  assert.match(await c.command(`USER ${'u'.repeat(400)}`), /^-ERR/);
+  assert.match(await c.command('NOOP'), /^-ERR/, 'still answering');
+  c.write(`${'x'.repeat(300)}\r\n${'y'.repeat(300)}\r\n${'z'.repeat(300)}\r\n`);
+  await c.waitClosed();
 });
 
 test('shutdown: open sessions get -ERR [SYS/TEMP] and nothing is deleted', async () => {
