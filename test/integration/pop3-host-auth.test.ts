@@ -216,3 +216,19 @@ test('SIGUSR1 report carries the module figures', async () => {
   assert.ok((r.logins_ok as number) >= 4, JSON.stringify(r));
   assert.ok((r.logins_failed as number) >= 1);
 });
+
+test('SIGHUP applies reloadable options to new sessions', async () => {
+  const path = join(host.dir, 'c11n');
+  const text = readFileSync(path, 'utf8')
+    .replace('apop = true', 'apop = false')
+    .replace('plaintext_without_tls = never', 'plaintext_without_tls = always');
+  writeFileSync(path, text);
+  host.signal('SIGHUP');
+  await host.waitForLog((r) => r.msg === 'reload done');
+  const c = await connect(port);
+  assert.ok(!c.greeting.includes('<'), 'no APOP banner after apop = false');
+  assert.ok((await c.multiline('CAPA')).lines.includes('USER'), 'plaintext now allowed');
+  assert.match(await c.command('USER plain'), /^\+OK/);
+  assert.match(await c.command('PASS pw-plain'), /^\+OK/);
+  await c.command('QUIT');
+});
