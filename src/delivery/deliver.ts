@@ -8,6 +8,8 @@ import { maildirName } from './name.js';
 import type {
   CommitInput,
   CommitResult,
+  DeliverWholeInput,
+  DeliverWholeOutput,
   PrepareInput,
   PrepareOutput,
   TaskStatus,
@@ -18,6 +20,7 @@ const TASKS = new URL('./tasks.js', import.meta.url);
 const PREPARE = task(TASKS, 'prepare');
 const WRITE = task(TASKS, 'write');
 const COMMIT = task(TASKS, 'commit');
+const DELIVER_WHOLE = task(TASKS, 'deliverWhole');
 const ABORT = task(TASKS, 'abort');
 
 /** Bytes gathered before one write hand-off. */
@@ -103,7 +106,8 @@ export class MaildirDelivery {
   private buf = Buffer.allocUnsafeSlow(CHUNK_SIZE);
   private used = 0;
   private inflight: Promise<void> | undefined;
-  private readonly prepared: Promise<PrepareOutput>;
+  /** Started with the first chunk write; a message that fits in one chunk never needs it. */
+  private prepared: Promise<PrepareOutput> | undefined;
   private failure: Failure | undefined;
   private atLineStart = true;
   private done = false;
@@ -116,17 +120,6 @@ export class MaildirDelivery {
     private readonly opts: DeliveryOptions,
   ) {
     if (recipients.length === 0) throw new Error('a delivery needs a recipient');
-    const input: PrepareInput = {
-      maildirs: recipients.map((r) => r.maildir),
-      create: opts.createMaildir ?? false,
-      tmpName: maildirName(0),
-    };
-    this.prepared = opts.workers
-      .offload<PrepareInput, PrepareOutput>(opts.session, PREPARE, input)
-      .catch((e: unknown): PrepareOutput => {
-        this.failure ??= failureFromCode('WORKER', String(e));
-        return { statuses: [], fd: -1, tmpPath: '', home: -1 };
-      });
     if (opts.prefix) {
       for (const l of opts.prefix.split('\n')) if (l !== '') void this.line(Buffer.from(l));
     }
@@ -175,8 +168,25 @@ export class MaildirDelivery {
       if (this.used === CHUNK_SIZE) wait = this.flush() ?? wait;
       this.buf[this.used++] = 0x0a;
     }
-    if (this.used === CHUNK_SIZE) wait = this.flush() ?? wait;
     return wait;
+  }
+
+  private prepareInput(): PrepareInput {
+    return {
+      maildirs: this.recipients.map((r) => r.maildir),
+      create: this.opts.createMaildir ?? false,
+      tmpName: maildirName(0),
+    };
+  }
+
+  private prepare(): Promise<PrepareOutput> {
+    this.prepared ??= this.opts.workers
+      .offload<PrepareInput, PrepareOutput>(this.opts.session, PREPARE, this.prepareInput())
+      .catch((e: unknown): PrepareOutput => {
+        this.failure ??= failureFromCode('WORKER', String(e));
+        return { statuses: [], fd: -1, tmpPath: '', home: -1 };
+      });
+    return this.prepared;
   }
 
   /** Hands the full buffer to a worker; returns the previous write when one is still running. */
@@ -187,9 +197,10 @@ export class MaildirDelivery {
     this.buf = Buffer.allocUnsafeSlow(CHUNK_SIZE);
     this.used = 0;
     if (length === 0) return prev;
+    const prepared = this.prepare();
     this.inflight = (async () => {
       if (prev) await prev;
-      const p = await this.prepared;
+      const p = await prepared;
       if (this.failure || p.fd < 0) return;
       // allocUnsafeSlow: the Buffer owns its whole ArrayBuffer, so it can be transferred.
       const ab = data.buffer as ArrayBuffer;
@@ -213,25 +224,27 @@ export class MaildirDelivery {
     if (this.done) throw new Error('delivery already finished');
     if (!this.atLineStart) await this.append(Buffer.alloc(0), true);
     this.done = true;
+    if (this.prepared === undefined) {
+      if (this.failure) return this.failAll(this.failure);
+      return this.finishWhole();
+    }
     this.flush();
     if (this.inflight) await this.inflight;
     const p = await this.prepared;
-    const failAll = (f: Failure): Outcome[] => this.recipients.map((r) => ({ ...r, ok: false, failure: f }));
     if (this.failure || p.fd < 0) {
       await this.cleanup(p);
-      if (this.failure) return failAll(this.failure);
+      if (this.failure) return this.failAll(this.failure);
     }
-    const usable = this.recipients.map((r, i) => ({ r, s: p.statuses[i] }));
-    const targets = usable.filter((u) => u.s?.ok);
-    const now = Date.now();
+    const targets = this.recipients.filter((_, i) => p.statuses[i]?.ok);
     let committed: CommitResult[] = [];
     if (targets.length > 0) {
+      const now = Date.now();
       const input: CommitInput = {
         fd: p.fd,
         tmpPath: p.tmpPath,
-        maildirs: targets.map((t) => t.r.maildir),
+        maildirs: targets.map((t) => t.maildir),
         name: maildirName(this.crlfSize),
-        sweep: dueForSweep(new Set(targets.map((t) => t.r.maildir)), now),
+        sweep: dueForSweep(new Set(targets.map((t) => t.maildir)), now),
         tmpMaxAgeMs: TMP_MAX_AGE_MS,
         nowMs: now,
       };
@@ -242,14 +255,52 @@ export class MaildirDelivery {
           input,
         );
       } catch (e) {
-        return failAll(failureFromCode('WORKER', String(e)));
+        return this.failAll(failureFromCode('WORKER', String(e)));
       }
     }
+    return this.outcomes(p.statuses, committed);
+  }
+
+  /** The whole message is in the buffer: ONE hand-off checks the Maildirs, writes and commits. */
+  private async finishWhole(): Promise<Outcome[]> {
+    const ab = this.buf.buffer as ArrayBuffer;
+    const now = Date.now();
+    const input: DeliverWholeInput = {
+      ...this.prepareInput(),
+      data: ab,
+      length: this.used,
+      name: maildirName(this.crlfSize),
+      sweep: dueForSweep(new Set(this.recipients.map((r) => r.maildir)), now),
+      tmpMaxAgeMs: TMP_MAX_AGE_MS,
+      nowMs: now,
+    };
+    this.used = 0;
+    try {
+      const out = await this.opts.workers.offload<DeliverWholeInput, DeliverWholeOutput>(
+        this.opts.session,
+        DELIVER_WHOLE,
+        input,
+        [ab],
+      );
+      return this.outcomes(out.statuses, out.committed);
+    } catch (e) {
+      return this.failAll(failureFromCode('WORKER', String(e)));
+    }
+  }
+
+  private failAll(f: Failure): Outcome[] {
+    return this.recipients.map((r) => ({ ...r, ok: false, failure: f }));
+  }
+
+  /** Per recipient: its Maildir check, then (when that was fine) its commit result, in order. */
+  private outcomes(statuses: readonly TaskStatus[], committed: readonly CommitResult[]): Outcome[] {
     let k = 0;
-    return usable.map(({ r, s }): Outcome => {
+    return this.recipients.map((r, i): Outcome => {
+      const s = statuses[i];
       if (!s) return { ...r, ok: false, failure: failureFromCode('WORKER', 'no status') };
       if (!s.ok) return { ...r, ok: false, failure: failureFromCode(s.code, s.message) };
       const c = committed[k++];
+      if (!c) return { ...r, ok: false, failure: failureFromCode('WORKER', 'no commit result') };
       return c.ok
         ? { ...r, ok: true, path: c.path }
         : { ...r, ok: false, failure: failureFromCode(c.code, c.message) };
@@ -262,7 +313,7 @@ export class MaildirDelivery {
     this.done = true;
     this.failure ??= { kind: 'temporary', status: '4.3.0', reason: 'aborted' };
     if (this.inflight) await this.inflight;
-    await this.cleanup(await this.prepared);
+    if (this.prepared) await this.cleanup(await this.prepared);
   }
 
   private async cleanup(p: PrepareOutput): Promise<void> {

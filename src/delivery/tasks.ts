@@ -198,6 +198,42 @@ export function commit(input: CommitInput): CommitResult[] {
   return results;
 }
 
+export interface DeliverWholeInput extends PrepareInput {
+  data: ArrayBuffer;
+  length: number;
+  name: string;
+  sweep: readonly string[];
+  tmpMaxAgeMs: number;
+  nowMs: number;
+}
+export interface DeliverWholeOutput {
+  statuses: TaskStatus[];
+  /** One per maildir whose status is ok, in order. */
+  committed: CommitResult[];
+}
+
+/** A message that fits in one chunk: prepare, write and commit in ONE hand-off. */
+export function deliverWhole(input: DeliverWholeInput): DeliverWholeOutput {
+  const p = prepare(input);
+  if (p.fd < 0) return { statuses: p.statuses, committed: [] };
+  const w = write({ fd: p.fd, data: input.data, length: input.length });
+  const targets = input.maildirs.filter((_, i) => p.statuses[i].ok);
+  if (!w.ok) {
+    abort({ fd: p.fd, tmpPath: p.tmpPath });
+    return { statuses: p.statuses, committed: targets.map(() => w) };
+  }
+  const committed = commit({
+    fd: p.fd,
+    tmpPath: p.tmpPath,
+    maildirs: targets,
+    name: input.name,
+    sweep: input.sweep,
+    tmpMaxAgeMs: input.tmpMaxAgeMs,
+    nowMs: input.nowMs,
+  });
+  return { statuses: p.statuses, committed };
+}
+
 export interface AbortInput {
   fd: number;
   tmpPath: string;
