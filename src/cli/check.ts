@@ -1,5 +1,6 @@
 // `host check DIR`: import the modules, validate c11n, print the effective configuration (defaults
 // filled in, secrets redacted); exit 1 listing every problem found.
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { readConfig } from '../config/c11n.js';
@@ -30,6 +31,13 @@ export async function runCheck(argv: string[]): Promise<number> {
     modules.map((m) => m.descriptor),
   );
   if (!r.ok) problems.push(...r.issues.map(formatIssue));
+  else {
+    // Files the start would need: found now rather than at start-up.
+    for (const [id, db] of r.config.databases) {
+      if (db.init !== undefined && !existsSync(db.init))
+        problems.push(`[database.${id}] init: ${db.init} does not exist`);
+    }
+  }
   if (problems.length > 0 || !r.ok) {
     process.stderr.write(
       `${dir}: ${problems.length} problem(s)\n${problems.map((p) => `  ${p}\n`).join('')}`,

@@ -6,6 +6,7 @@ const USAGE = `usage: host <command> [arguments]
   start [DIR]        run the server in the foreground (DIR, else $SERVER_PERSONALITY_PATH, else ./personality)
   check DIR          validate the personality; print the effective configuration
   inspect MODULE     print a module's summary and options (a module name in the personality, or a file)
+  reference [DIR]    print the c11n reference (Markdown) of the host and the personality's modules
   deliver ...        deliver a message to a mailbox (see host deliver --help)
   adduser ...        add a user to the personality's database (see host adduser --help)
 `;
@@ -21,6 +22,8 @@ async function main(argv: string[]): Promise<number | undefined> {
       return (await import('./check.js')).runCheck(rest);
     case 'inspect':
       return (await import('./inspect.js')).runInspect(rest);
+    case 'reference':
+      return (await import('./reference.js')).runReference(rest);
     case 'deliver':
       return (await import('../delivery/command.js')).runDeliver(rest);
     case 'adduser':

@@ -316,6 +316,14 @@ test('host check: effective configuration with defaults and redacted secrets; er
     assert.match(bad.stderr, /\[pop\]: unknown section/);
 
     assert.equal(run([helperPaths.mainJs, 'check']).code, 64);
+
+    writeFileSync(
+      join(dir, 'c11n'),
+      '[database.default]\ndriver = sqlite\npath = u.sqlite\ninit = missing.sql\n',
+    );
+    const noInit = run([helperPaths.mainJs, 'check', dir]);
+    assert.equal(noInit.code, 1);
+    assert.match(noInit.stderr, /\[database\.default\] init: .*missing\.sql does not exist/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -397,7 +405,8 @@ test('the sample personality c11n validates against the compiled pop3 module', (
   let root = dirname(helperPaths.mainJs);
   while (!existsSync(join(root, 'personality/c11n')) && dirname(root) !== root) root = dirname(root);
   const c11n = readFileSync(join(root, 'personality/c11n'), 'utf8');
-  const dir = makePersonality({ c11n, modules: [helperPaths.pop3Module] });
+  const schema = readFileSync(join(root, 'personality/schema.sql'));
+  const dir = makePersonality({ c11n, modules: [helperPaths.pop3Module], files: { 'schema.sql': schema } });
   try {
     const r = run([helperPaths.mainJs, 'check', dir]);
     assert.equal(r.code, 0, r.stderr);
@@ -405,6 +414,20 @@ test('the sample personality c11n validates against the compiled pop3 module', (
     assert.match(r.stdout, /^port = 1110$/m);
     assert.match(r.stdout, new RegExp(`^maildir_root = "${dir}/mail"$`, 'm'));
     assert.match(r.stdout, /^\[database\.default\]$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('host reference prints Markdown tables generated from the schemas', () => {
+  const dir = makePersonality({ c11n: '', modules: [ECHO] });
+  try {
+    const r = run([helperPaths.mainJs, 'reference', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^### Host options/m);
+    assert.match(r.stdout, /^\| `drain_time` \| duration \(0\.\.\) \| `10s` \|/m);
+    assert.match(r.stdout, /^### `\[echo\]` — Echoes lines back/m);
+    assert.match(r.stdout, /^\| `greeting` \| string \| `"echo ready"` \| yes \|/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
