@@ -232,3 +232,21 @@ test('SIGHUP applies reloadable options to new sessions', async () => {
   assert.match(await c.command('PASS pw-plain'), /^\+OK/);
   await c.command('QUIT');
 });
+
+test('dele_action = move (reloaded): QUIT moves deleted messages to .Trash', async () => {
+  const path = join(host.dir, 'c11n');
+  writeFileSync(path, `${readFileSync(path, 'utf8')}dele_action = move\n`);
+  host.signal('SIGHUP');
+  await host.waitForLog((r) => r.msg === 'reloaded' && String(r.options).includes('dele_action'));
+  const c = await connect(port);
+  await c.command('USER ip');
+  assert.match(await c.command('PASS pw-ip'), /^\+OK/);
+  assert.match(await c.command('DELE 1'), /^\+OK/);
+  assert.match(await c.command('QUIT'), /^\+OK/);
+  await c.waitClosed();
+  const trash = join(dir, 'mail', 'ip', '.Trash', 'cur');
+  const moved = readdirSync(trash);
+  assert.equal(moved.length, 1);
+  assert.ok(moved[0].startsWith(NAMES[0]));
+  assert.equal(readdirSync(join(dir, 'mail', 'ip', 'cur')).length, NAMES.length - 1);
+});
