@@ -2,6 +2,7 @@
 // check, process title, database pools, prestart (bind), uid/gid switch, start. Then signals:
 // SIGUSR1 report, SIGHUP reload, SIGTERM/SIGINT graceful stop.
 import cluster from 'node:cluster';
+import { existsSync } from 'node:fs';
 import type { Database, Logger, WorkerPool } from '../api.js';
 import { configError, type HostConfig, readConfig, toDatabaseConfig } from '../config/c11n.js';
 import { formatIssue } from '../config/options.js';
@@ -46,6 +47,8 @@ export class Host {
     const log = this.log;
     // 2. modules: import and construct (they read nothing yet).
     const loaded = await loadModules(this.dir, log);
+    if (loaded.length === 0)
+      log.warn(`no module files (*.js) in ${this.dir}/modules: nothing will be served`);
     this.facilities.identity = peekHostOptions(this.dir).identity;
     this.modules = loaded.map((m) => new ModuleRuntime(m.descriptor, m.file, this.root, this.facilities));
 
@@ -255,6 +258,10 @@ export async function runHost(dirArg?: string): Promise<number | undefined> {
   const ready = () => {
     for (const sig of signals) process.off(sig, early);
   };
+  if (!existsSync(dir)) {
+    log.fatal(`cannot start: no personality directory at ${dir} (give DIR, or set SERVER_PERSONALITY_PATH)`);
+    return 1;
+  }
   try {
     if (cluster.isPrimary && peek.processes !== '1') {
       const mods = await loadModules(dir, log);
