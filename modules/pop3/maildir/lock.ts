@@ -27,7 +27,7 @@ export const LOCK_FILE = 'pop3.lock';
 export interface LockOwner {
   host: string;
   pid: number;
-  /** Random per process: tells our pid from an earlier process that had the same pid. */
+  /** Per process (its start time): tells our pid from an earlier process that had the same pid. */
   instance: string;
   /** Random per open: tells this session's lock from any other. */
   token: string;

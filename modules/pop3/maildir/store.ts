@@ -58,7 +58,10 @@ export function validFolder(name: string): boolean {
 
 export function createMaildirStore(config: () => MaildirStoreConfig, workers: WorkerPool): MaildropStore {
   const host = hostname();
-  const instance = randomBytes(8).toString('hex');
+  // The process's start time: the same for every store in this process, different for a later
+  // process that happens to get our pid (its lock left behind is then recognised as stale).
+  const instance = Math.round(performance.timeOrigin).toString(36);
+  const tokens = randomBytes(4).toString('hex');
   let opened = 0;
 
   return {
@@ -80,7 +83,7 @@ export function createMaildirStore(config: () => MaildirStoreConfig, workers: Wo
         host,
         pid: process.pid,
         instance,
-        token: `${instance}.${(++opened).toString(36)}`,
+        token: `${instance}.${tokens}.${(++opened).toString(36)}`,
       };
       const wire: WireOptions = { stripNul: cfg.stripNul, ensureHeaderEnd: cfg.ensureHeaderEnd };
       let r: OpenOutput;
