@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import {
+  type Connection,
   defineModule,
   HOST_API_VERSION,
   HostError,
@@ -81,7 +82,7 @@ export default defineModule(import.meta, {
       busyReply: R.busy,
     });
 
-    const onConnection = (conn: Parameters<Parameters<ModuleContext<Pop3Options>['listen']>[1]>[0]) => {
+    const onConnection = (conn: Connection) => {
       if (!deps) {
         conn.end(R.busy);
         return;
