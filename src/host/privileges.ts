@@ -1,5 +1,6 @@
 // ServerKit steps 4 and 8: refuse to keep running as root unless told to; drop to uid/gid after
 // the modules bound their sockets.
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { HostOptions } from '../config/host-options.js';
 import { HostError } from '../errors.js';
@@ -21,7 +22,20 @@ export function checkRoot(o: HostOptions): void {
 
 const id = (v: string): string | number => (/^\d+$/.test(v) ? Number(v) : v);
 
-/** Group first (only root may change it), then user. */
+/** The user's name and primary group from /etc/passwd (by name or number), when listed there. */
+function passwdEntry(user: string): { gid: number } | undefined {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 4 && (f[0] === user || f[2] === user)) return { gid: Number(f[3]) };
+    }
+  } catch {
+    // no /etc/passwd: nothing to look up
+  }
+  return undefined;
+}
+
+/** Group first (only root may change it), then user. Without gid, the user's primary group. */
 export function dropPrivileges(o: HostOptions, log: Logger): void {
   if (o.uid === undefined && o.gid === undefined) return;
   try {
@@ -29,8 +43,17 @@ export function dropPrivileges(o: HostOptions, log: Logger): void {
       const gid = id(o.gid);
       if (isRoot()) process.setgroups?.([gid]);
       process.setgid?.(gid);
-    } else if (isRoot()) {
-      log.warn('uid is set without gid: the process keeps root group rights; set gid too');
+    } else if (o.uid !== undefined && isRoot()) {
+      const entry = passwdEntry(o.uid);
+      if (entry) {
+        process.setgroups?.([entry.gid]);
+        process.setgid?.(entry.gid);
+      } else {
+        log.warn(
+          { uid: o.uid },
+          'uid is not in /etc/passwd and gid is not set: the process keeps root group rights',
+        );
+      }
     }
     if (o.uid !== undefined) process.setuid?.(id(o.uid));
   } catch (e) {
