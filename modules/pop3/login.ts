@@ -109,7 +109,8 @@ export async function login(s: Session, name: string, make: (user: string) => Cr
   );
   conn.setIdleTimeout(o.idle_timeout, s.timeoutHandler);
   s.statLine = `+OK ${md.messages.length} ${md.totalSize}\r\n`;
-  s.write(`+OK ${r.user} has ${md.messages.length} messages (${md.totalSize} octets)\r\n`);
+  // The user name is not echoed: the reply stays short and free of whatever the backend returned.
+  s.write(`+OK maildrop has ${md.messages.length} messages (${md.totalSize} octets)\r\n`);
   if (deps.auth.recordLogin && o.login_log_query) {
     // Last-login tracking must not slow the answer; its failures are logged by the authenticator.
     deps.auth
