@@ -124,12 +124,12 @@ export class Session {
   }
 
   private write(s: string): void {
-    if (this.phase !== 'closed') this.conn.write(s);
+    if (this.phase !== 'closed' && !this.reason) this.conn.write(s);
   }
 
   private end(s: string, reason: CloseReason): void {
-    if (this.phase === 'closed') return;
-    this.reason ??= reason;
+    if (this.phase === 'closed' || this.reason) return;
+    this.reason = reason;
     this.conn.end(s);
   }
 
@@ -147,7 +147,8 @@ export class Session {
       }
       return d.line(buf);
     }
-    if (this.phase === 'closed') return;
+    // Closed, or closing (QUIT, timeout): lines pipelined behind it are not answered.
+    if (this.phase === 'closed' || this.reason) return;
     if (buf.length > MAX_COMMAND_LINE) {
       this.onOverflow();
       return;

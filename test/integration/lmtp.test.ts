@@ -22,7 +22,7 @@ const Sqlite = createRequire(import.meta.url)('better-sqlite3') as new (path: st
 
 const USERS = ['joe', 'ann', 'bob', 'pop', 'many', 'big'];
 
-function personality(opts: { maxSize?: string } = {}): string {
+function personality(opts: { maxSize?: string; lmtpExtra?: string; database?: string } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'lmtp-test-'));
   mkdirSync(join(dir, 'data'));
   const db = new Sqlite(join(dir, 'data', 'users.sqlite'));
@@ -40,10 +40,9 @@ function personality(opts: { maxSize?: string } = {}): string {
     join(dir, 'c11n'),
     `executes_as_root = true
 log_format = json
-[database.default]
-driver = sqlite
-path = data/users.sqlite
+${opts.database ?? '[database.default]\ndriver = sqlite\npath = data/users.sqlite'}
 [lmtp]
+${opts.lmtpExtra ?? ''}
 port = 0
 maildir_root = mail
 max_message_size = ${opts.maxSize ?? '30M'}
@@ -373,4 +372,70 @@ test('POP3 in the same host returns the delivered bytes; STAT and LIST sizes equ
   } finally {
     p.close();
   }
+});
+
+/** A second host with other settings, stopped after `fn`. */
+async function withHost(
+  opts: Parameters<typeof personality>[0],
+  fn: (h: RunningHost) => Promise<void>,
+): Promise<void> {
+  const d = personality(opts);
+  const h = await startHost({
+    dir: d,
+    c11n: readFileSync(join(d, 'c11n'), 'utf8'),
+    modules: [helperPaths.lmtpModule, helperPaths.pop3Module],
+  });
+  try {
+    await fn(h);
+  } finally {
+    await h.stop();
+  }
+}
+
+test('a Unix socket listener; DATA over max_message_size gets 552 5.3.4 per recipient and leaves no file', async () => {
+  await withHost({ maxSize: '64k', lmtpExtra: 'path = lmtp.sock' }, async (h) => {
+    const c = await LmtpClient.connect(join(h.dir, 'lmtp.sock'));
+    try {
+      assert.match(await c.line(), /^220 /);
+      assert.match(await c.command('LHLO unix'), /^250 SIZE 65536$/);
+      c.write(
+        'MAIL FROM:<s@example.org>\r\nRCPT TO:<joe@example.com>\r\nRCPT TO:<ann@example.com>\r\nDATA\r\n',
+      );
+      for (const want of [/^250/, /^250/, /^250/, /^354/]) assert.match(await c.line(), want);
+      await c.sendBody(`Subject: big\r\n\r\n${'b'.repeat(70)}\r\n`.repeat(1000)); // ~90 KB
+      assert.match(await c.line(), /^552 5\.3\.4 <joe@example\.com>/);
+      assert.match(await c.line(), /^552 5\.3\.4 <ann@example\.com>/);
+      // The session goes on: a small message after it is delivered.
+      c.write('MAIL FROM:<s@example.org>\r\nRCPT TO:<joe@example.com>\r\nDATA\r\n');
+      for (const want of [/^250/, /^250/, /^354/]) assert.match(await c.line(), want);
+      await c.sendBody('Subject: small\r\n\r\nok\r\n');
+      assert.match(await c.line(), /^250 2\.0\.0/);
+    } finally {
+      c.close();
+    }
+    const joe = (sub: string) => readdirSync(join(h.dir, 'mail', 'joe', sub));
+    assert.equal(joe('new').length, 1);
+    assert.match(readFileSync(join(h.dir, 'mail', 'joe', 'new', joe('new')[0]), 'utf8'), /Subject: small/);
+    assert.deepEqual(joe('tmp'), []);
+    assert.deepEqual(readdirSync(join(h.dir, 'mail', 'ann', 'new')), []);
+  });
+});
+
+test('database down: RCPT gets 451 4.3.0 and the session goes on', async () => {
+  const database =
+    '[database.default]\ndriver = mysql\nhost = 127.0.0.1\nport = 1\nuser = root\ndatabase = none\nconnect_timeout = 1s';
+  await withHost({ database }, async (h) => {
+    const c = await LmtpClient.connect(h.port('lmtp'));
+    try {
+      await c.line();
+      await c.command('LHLO down');
+      assert.match(await c.command('MAIL FROM:<s@example.org>'), /^250/);
+      assert.match(await c.command('RCPT TO:<joe@example.com>'), /^451 4\.3\.0 <joe@example\.com>/);
+      assert.match(await c.command('DATA'), /^503 5\.5\.1/);
+      assert.match(await c.command('QUIT'), /^221/);
+    } finally {
+      c.close();
+    }
+    await h.waitForLog((r) => r.msg === 'recipient lookup failed' && r.recipient === 'joe@example.com');
+  });
 });
