@@ -16,7 +16,7 @@ import { createSqlAuthenticator, type SqlAuthConfig, validateSqlAuthConfig } fro
 import { CapaCache } from './capa.js';
 import { createMaildirStore, type MaildirStoreConfig } from './maildir/store.js';
 import { optionSchema, type Pop3Options } from './options.js';
-import { FailurePolicy, LoginDelays } from './policy.js';
+import { FailurePolicy } from './policy.js';
 import { R } from './replies.js';
 import { Session, type SessionDeps } from './session.js';
 import { Pop3Stats } from './stats.js';
@@ -114,7 +114,7 @@ export default defineModule(import.meta, {
           tls: () => tlsNow(),
           stats,
           failures: new FailurePolicy(),
-          loginDelays: new LoginDelays(),
+          workers: ctx.workers,
           capa: new CapaCache(),
           hostname: hostname(),
           onClose: (s) => sessions.delete(s),

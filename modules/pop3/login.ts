@@ -1,9 +1,13 @@
 // The one login path behind USER/PASS, APOP and AUTH PLAIN: folder selector, authenticator, failure
 // policy, LOGIN-DELAY, then opening the maildrop into TRANSACTION.
+import { task } from '../../src/api.js';
 import type { Pop3Options } from './options.js';
 import { R } from './replies.js';
 import type { AuthResult, Credentials, LoginContext, OpenResult } from './seams.js';
 import type { Session } from './session.js';
+import type { LoginStampInput, LoginStampOutput } from './tasks.js';
+
+const LOGIN_STAMP = task(new URL('./tasks.js', import.meta.url), 'loginStamp');
 
 const folderRegexes = new WeakMap<Pop3Options, RegExp | null>();
 
@@ -71,11 +75,29 @@ export async function login(s: Session, name: string, make: (user: string) => Cr
     return;
   }
   s.user = r.user;
-  if (!deps.loginDelays.allow(r.maildrop, o.login_delay)) {
-    deps.stats.loginsRefused++;
-    conn.log.info({ user: r.user, address }, 'login refused: LOGIN-DELAY');
-    s.write(R.loginDelay);
-    return;
+  if (o.login_delay > 0) {
+    let stamp: LoginStampOutput;
+    try {
+      stamp = await deps.workers.offload<LoginStampInput, LoginStampOutput>(conn, LOGIN_STAMP, {
+        dir: r.maildrop,
+        delayMs: o.login_delay,
+        now: Date.now(),
+      });
+    } catch (e) {
+      // A stamp that cannot be read or written must not lock the user out.
+      conn.log.warn({ err: e instanceof Error ? e.message : String(e), user: r.user }, 'login stamp failed');
+      stamp = { ok: true };
+    }
+    if (s.state !== 'authorization') return;
+    if (!stamp.ok) {
+      deps.stats.loginsRefused++;
+      conn.log.info(
+        { user: r.user, address, wait_s: Math.ceil(stamp.waitMs / 1000) },
+        'login refused: LOGIN-DELAY',
+      );
+      s.write(R.loginDelay);
+      return;
+    }
   }
   let opened: OpenResult;
   try {

@@ -199,7 +199,7 @@ export const optionSchema = {
     default: 'NEVER',
     reloadable: true,
     description:
-      'EXPIRE value advertised in CAPA: NEVER, or days a retrieved message may be kept (advertised only).',
+      'EXPIRE value in CAPA: NEVER, or days a retrieved message is kept. 0 is enforced (what a session retrieved is removed at QUIT); other day counts are advertised only.',
   },
   strip_nul: {
     type: 'boolean',

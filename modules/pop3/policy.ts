@@ -1,6 +1,7 @@
 // Login throttling: a failed login is answered after a delay that doubles with each recent failure
-// from the same client address (so a password guesser slows down across connections), and a
-// per-process LOGIN-DELAY check. State is per process, bounded, and forgets after a quiet period.
+// from the same client address (so a password guesser slows down across connections). State is per
+// process, bounded, and forgets after a quiet period. (LOGIN-DELAY lives in tasks.ts: it must be
+// shared by every machine.)
 
 /** Failures older than this no longer count. */
 const FORGET_MS = 15 * 60_000;
@@ -51,27 +52,4 @@ export function failureDelay(failures: number, baseMs: number, maxMs: number): n
   if (baseMs <= 0) return 0;
   const exp = Math.min(failures - 1, 20);
   return Math.min(baseMs * 2 ** exp, Math.max(maxMs, baseMs));
-}
-
-/**
- * LOGIN-DELAY enforced within this process: the last login time per maildrop. Machines sharing the
- * Maildir do not see each other's logins (that would need a time stamp file in the Maildir).
- */
-export class LoginDelays {
-  private readonly last = new Map<string, number>();
-
-  /** True when the login may proceed (and records it); false when it is too soon. */
-  allow(key: string, delayMs: number, now = Date.now()): boolean {
-    if (delayMs <= 0) return true;
-    const prev = this.last.get(key);
-    if (prev !== undefined && now - prev < delayMs) return false;
-    this.last.delete(key);
-    this.last.set(key, now);
-    // Drop entries that can no longer refuse anything (oldest first).
-    for (const [k, t] of this.last) {
-      if (now - t < delayMs && this.last.size <= MAX_ENTRIES) break;
-      this.last.delete(k);
-    }
-    return true;
-  }
 }

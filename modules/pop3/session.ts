@@ -1,11 +1,11 @@
 // One POP3 session: the AUTHORIZATION / TRANSACTION / UPDATE state machine. Commands are looked up
 // in ONE table (commands/table.ts) and checked there for state and argument shape, once, by
 // dispatch(); handlers only do their work. A synchronous handler costs no promise.
-import type { Connection, TlsFiles } from '../../src/api.js';
+import type { Connection, TlsFiles, WorkerPool } from '../../src/api.js';
 import type { CapaCache } from './capa.js';
 import { type Args, parseArgs, TABLE } from './commands/table.js';
 import type { Pop3Options } from './options.js';
-import type { FailurePolicy, LoginDelays } from './policy.js';
+import type { FailurePolicy } from './policy.js';
 import { R } from './replies.js';
 import type { Authenticator, Maildrop, MaildropStore, UpdateResult } from './seams.js';
 import { Sequence } from './sequence.js';
@@ -28,7 +28,8 @@ export interface SessionDeps {
   tls(): TlsFiles | undefined;
   stats: Pop3Stats;
   failures: FailurePolicy;
-  loginDelays: LoginDelays;
+  /** LOGIN-DELAY stamps (tasks.ts) run here. */
+  workers: WorkerPool;
   capa: CapaCache;
   /** For the APOP banner `<pid.n.time@hostname>`. */
   hostname: string;
@@ -54,6 +55,8 @@ export class Session {
   /** Indexes (0-based) marked by DELE; made on the first DELE. */
   deleted: Set<number> | undefined;
   deletedBytes = 0;
+  /** Retrieved messages, tracked only with EXPIRE 0 (they are removed at UPDATE). */
+  expired: Set<number> | undefined;
   retrieved = 0;
   retrievedBytes = 0;
   updateResult: UpdateResult | undefined;

@@ -3,12 +3,15 @@
 // tests use the real host (test/helpers/host.ts); these pin the protocol engine alone.
 
 import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { CapaCache } from '../../modules/pop3/capa.js';
 import { optionSchema, type Pop3Options } from '../../modules/pop3/options.js';
-import { FailurePolicy, LoginDelays } from '../../modules/pop3/policy.js';
+import { FailurePolicy } from '../../modules/pop3/policy.js';
 import type {
   Authenticator,
   AuthResult,
@@ -21,7 +24,15 @@ import type {
 } from '../../modules/pop3/seams.js';
 import { Session, type SessionDeps } from '../../modules/pop3/session.js';
 import { Pop3Stats } from '../../modules/pop3/stats.js';
-import type { Connection, LineHandlers, Logger, TlsFiles } from '../../src/api.js';
+import type {
+  Connection,
+  DelayCounter,
+  LineHandlers,
+  Logger,
+  TaskRef,
+  TlsFiles,
+  WorkerPool,
+} from '../../src/api.js';
 
 /** Schema defaults plus overrides, as the host would build them. */
 export function testOptions(over: Partial<Record<keyof Pop3Options, unknown>> = {}): Pop3Options {
@@ -133,7 +144,7 @@ export class FakeStore implements MaildropStore {
     if (this.failOpen) return { ok: false, reason: 'temporary', detail: 'test' };
     if (this.locked.has(path)) return { ok: false, reason: 'in-use' };
     this.locked.add(path);
-    const md = new FakeMaildrop(this, path, this.boxes[path] ?? [], this.chunk);
+    const md = new FakeMaildrop(this, path, this.boxes[basename(path)] ?? [], this.chunk);
     this.opened.push(md);
     return { ok: true, maildrop: md };
   }
@@ -143,7 +154,11 @@ export class FakeAuth implements Authenticator {
   readonly apopCapable = true;
   down = false;
   seen: Credentials[] = [];
-  constructor(public users: Record<string, string>) {}
+  /** Maildrops are `root/<user>` (real directories, so LOGIN-DELAY stamps work). */
+  constructor(
+    public users: Record<string, string>,
+    private readonly root: string,
+  ) {}
 
   async login(c: Credentials): Promise<AuthResult> {
     this.seen.push(c);
@@ -156,7 +171,9 @@ export class FakeAuth implements Authenticator {
         : createHash('md5')
             .update(c.banner + pw)
             .digest('hex') === c.digest;
-    return good ? { ok: true, user: c.user, maildrop: c.user } : { ok: false, reason: 'invalid' };
+    return good
+      ? { ok: true, user: c.user, maildrop: join(this.root, c.user) }
+      : { ok: false, reason: 'invalid' };
   }
 }
 
@@ -258,6 +275,33 @@ class TestConnection implements Connection {
   }
 }
 
+/** A WorkerPool that runs tasks inline (same semantics, no threads): counts delays like the host's. */
+export function inlineWorkers(): WorkerPool {
+  let completed = 0;
+  const run = async <I, O>(ref: TaskRef, input: I): Promise<O> => {
+    const mod = (await import(ref.file)) as Record<string, (i: I) => O>;
+    completed++;
+    return mod[ref.name](input);
+  };
+  return {
+    run,
+    offload<I, O>(session: DelayCounter, ref: TaskRef, input: I): Promise<O> {
+      session.delays++;
+      return run<I, O>(ref, input);
+    },
+    stats: () => ({
+      min: 0,
+      max: 0,
+      threads: 0,
+      busy: 0,
+      queued: 0,
+      completed,
+      runTimeMeanMs: 0,
+      waitTimeMeanMs: 0,
+    }),
+  };
+}
+
 export interface Harness {
   port: number;
   deps: SessionDeps;
@@ -279,7 +323,9 @@ export async function startHarness(opts: {
   const { log, records } = memoryLogger();
   let options = opts.options ?? testOptions();
   const store = new FakeStore(opts.boxes ?? {}, opts.chunk);
-  const auth = new FakeAuth(opts.users ?? {});
+  const root = mkdtempSync(join(tmpdir(), 'pop3-harness-'));
+  for (const u of Object.keys(opts.users ?? {})) mkdirSync(join(root, u));
+  const auth = new FakeAuth(opts.users ?? {}, root);
   const sessions = new Set<Session>();
   const deps: SessionDeps = {
     options: () => options,
@@ -288,7 +334,7 @@ export async function startHarness(opts: {
     tls: () => undefined,
     stats: new Pop3Stats(),
     failures: new FailurePolicy(),
-    loginDelays: new LoginDelays(),
+    workers: inlineWorkers(),
     capa: new CapaCache(),
     hostname: 'test.example',
     onClose: (s) => sessions.delete(s),
@@ -316,6 +362,7 @@ export async function startHarness(opts: {
     async close() {
       for (const s of sessions) s.conn.destroy();
       await new Promise<void>((r) => server.close(() => r()));
+      rmSync(root, { recursive: true, force: true });
     },
   };
 }

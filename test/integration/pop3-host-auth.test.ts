@@ -250,3 +250,20 @@ test('dele_action = move (reloaded): QUIT moves deleted messages to .Trash', asy
   assert.ok(moved[0].startsWith(NAMES[0]));
   assert.equal(readdirSync(join(dir, 'mail', 'ip', 'cur')).length, NAMES.length - 1);
 });
+
+test('LOGIN-DELAY (reloaded): stamp file in the Maildir, second login refused', async () => {
+  const path = join(host.dir, 'c11n');
+  writeFileSync(path, `${readFileSync(path, 'utf8')}login_delay = 1h\n`);
+  host.signal('SIGHUP');
+  await host.waitForLog((r) => r.msg === 'reloaded' && String(r.options).includes('login_delay'));
+  const c = await connect(port);
+  assert.ok((await c.multiline('CAPA')).lines.includes('LOGIN-DELAY 3600'));
+  await c.command('USER sasl');
+  assert.match(await c.command('PASS pw-sasl'), /^\+OK/);
+  await c.command('QUIT');
+  assert.ok(existsSync(join(dir, 'mail', 'sasl', 'pop3.lastlogin')));
+  const d = await connect(port);
+  await d.command('USER sasl');
+  assert.match(await d.command('PASS pw-sasl'), /^-ERR \[LOGIN-DELAY\]/);
+  d.close();
+});

@@ -348,3 +348,19 @@ test('RETR streams a multi-chunk message intact and counts it', async () => {
   assert.ok(r.raw.equals(w.stuffed));
   c.close();
 });
+
+test('EXPIRE 0: retrieved messages are removed at QUIT without DELE', async () => {
+  h.setOptions(testOptions({ expire: '0' }));
+  try {
+    const c = await login();
+    assert.ok((await c.multiline('CAPA')).lines.includes('EXPIRE 0'));
+    await c.multiline('RETR 2');
+    await c.multiline('TOP 3 0');
+    assert.match(await c.command('DELE 1'), /^\+OK/);
+    assert.match(await c.command('QUIT'), /^\+OK/);
+    await c.waitClosed();
+    assert.deepEqual(h.store.opened.at(-1)!.updates, [[0, 1]], 'RETR 2 and DELE 1; TOP is not a retrieval');
+  } finally {
+    h.setOptions(testOptions());
+  }
+});

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildCapa, expireValue } from '../../modules/pop3/capa.js';
 import { parseArgs, TABLE } from '../../modules/pop3/commands/table.js';
 import { splitFolder } from '../../modules/pop3/login.js';
-import { FailurePolicy, failureDelay, LoginDelays } from '../../modules/pop3/policy.js';
+import { FailurePolicy, failureDelay } from '../../modules/pop3/policy.js';
 import { encodeSequence, Sequence } from '../../modules/pop3/sequence.js';
+import { LOGIN_STAMP_FILE, loginStamp } from '../../modules/pop3/tasks.js';
 import { testOptions } from '../helpers/pop3-doubles.js';
 
 test('sequence: the r2d2 seed example', () => {
@@ -103,13 +107,19 @@ test('failure policy: doubles per address, capped, others unaffected', () => {
   assert.equal(p.fail('192.0.2.1', 1000, 60000, t + 16 * 60_000), 1000);
 });
 
-test('login delays: too soon is refused, later allowed, 0 = off', () => {
-  const d = new LoginDelays();
-  assert.equal(d.allow('/m/a', 60_000, 0), true);
-  assert.equal(d.allow('/m/a', 60_000, 30_000), false);
-  assert.equal(d.allow('/m/b', 60_000, 30_000), true);
-  assert.equal(d.allow('/m/a', 60_000, 61_000), true);
-  assert.equal(d.allow('/m/a', 0, 61_001), true);
+test('login stamp: too soon is refused, later allowed, missing maildrop ignored', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pop3-stamp-'));
+  try {
+    const t = 1_800_000_000_000;
+    assert.deepEqual(loginStamp({ dir, delayMs: 60_000, now: t }), { ok: true });
+    assert.equal(Math.round(statSync(join(dir, LOGIN_STAMP_FILE)).mtimeMs), t);
+    assert.deepEqual(loginStamp({ dir, delayMs: 60_000, now: t + 30_000 }), { ok: false, waitMs: 30_000 });
+    assert.deepEqual(loginStamp({ dir, delayMs: 60_000, now: t + 61_000 }), { ok: true });
+    assert.deepEqual(loginStamp({ dir, delayMs: 60_000, now: t + 62_000 }), { ok: false, waitMs: 59_000 });
+    assert.deepEqual(loginStamp({ dir: join(dir, 'missing'), delayMs: 1000, now: t }), { ok: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('capa: per state and connection facts', () => {

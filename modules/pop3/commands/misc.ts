@@ -27,7 +27,8 @@ export function quit(s: Session): void | Promise<void> {
   // UPDATE (RFC 1939 §6): only here; the answer is sent once the removals are done.
   s.state = 'update';
   s.reason = 'peer quit';
-  const deleted = s.deleted ?? new Set<number>();
+  let deleted: ReadonlySet<number> = s.deleted ?? new Set<number>();
+  if (s.expired) deleted = new Set([...deleted, ...s.expired]);
   const run = async () => {
     let answer: string;
     try {
