@@ -172,7 +172,10 @@ async function send(s: Session, i: number, lines: number | null, head: string, s
   }
   if (lines === null) {
     // EXPIRE 0 (RFC 2449 §6.7): what was retrieved is removed at UPDATE, DELE or not.
-    if (s.deps.options().expire.trim() === '0') (s.expired ??= new Set()).add(i);
+    if (s.deps.options().expire.trim() === '0') {
+      s.expired ??= new Set();
+      s.expired.add(i);
+    }
     s.retrieved++;
     s.retrievedBytes += size;
     s.deps.stats.retrieved++;
