@@ -20,6 +20,9 @@ import {
   formatCache,
   optionsKey,
   parseCache,
+  sizesOf,
+  toListing,
+  toRecord,
   trusted,
 } from './cache.js';
 import { errno, fileSize, fsPath, listDir, openMessage, readAt, statSubdir } from './files.js';
@@ -44,7 +47,10 @@ export interface ScanCounters {
 }
 
 export interface ScanResult {
-  listing: Listing;
+  /** Names relative to the Maildir joined by '\n' (a name never holds one), UIDs likewise. */
+  names: string;
+  uids: string;
+  sizes: Float64Array;
   counters: ScanCounters;
   /** The mtimes in the cache file, when it now holds exactly this listing (else null). */
   stamps: { newMtimeNs: bigint; curMtimeNs: bigint } | null;
@@ -52,7 +58,8 @@ export interface ScanResult {
 
 let scratch = Buffer.allocUnsafeSlow(256 * 1024);
 
-function readCache(dir: string): CacheRecord | null {
+/** The cache file, or null when missing or unreadable as a cache. */
+export function loadCache(dir: string): CacheRecord | null {
   let text: string;
   try {
     text = readFileSync(`${dir}/${CACHE_FILE}`, 'latin1');
@@ -80,8 +87,11 @@ export function writeCache(dir: string, rec: CacheRecord): boolean {
   }
 }
 
-export function loadCache(dir: string): CacheRecord | null {
-  return readCache(dir);
+function lineCount(s: string): number {
+  if (s.length === 0) return 0;
+  let n = 1;
+  for (let p = s.indexOf('\n'); p >= 0; p = s.indexOf('\n', p + 1)) n++;
+  return n;
 }
 
 export function listMaildrop(dir: string, opts: WireOptions): ScanResult {
@@ -97,10 +107,13 @@ export function listMaildrop(dir: string, opts: WireOptions): ScanResult {
   const key = optionsKey(opts);
   const stNew = statSubdir(dir, 'new');
   const stCur = statSubdir(dir, 'cur');
-  const old = readCache(dir);
+  const old = loadCache(dir);
   if (old && cacheValid(old, stNew.mtimeNs, stCur.mtimeNs, key)) {
-    counters.fromCache = true;
-    return { listing: old.listing, counters, stamps: old };
+    const sizes = sizesOf(old);
+    if (sizes && lineCount(old.names) === old.count && lineCount(old.uids) === old.count) {
+      counters.fromCache = true;
+      return { names: old.names, uids: old.uids, sizes, counters, stamps: old };
+    }
   }
   const builtAtMs = Date.now();
 
@@ -131,45 +144,69 @@ export function listMaildrop(dir: string, opts: WireOptions): ScanResult {
   const curFiles = listDir(`${dir}/cur`);
   counters.scanned += curFiles.length;
 
-  const present = new Set<string>();
-  for (const f of curFiles) present.add(`cur/${f}`);
-  for (const f of leftInNew) present.add(`new/${f}`);
-
-  const listing = emptyListing();
-  const uids = new Set<string>();
-  let changed = !old || old.optsKey !== key;
-  const prev = old && old.optsKey === key ? old.listing : emptyListing();
-
-  // Exact names first, so a rename is only guessed for names no cached entry claims.
-  const claimed = new Set<string>();
-  for (const n of prev.names) if (present.has(n)) claimed.add(n);
-  const unclaimedByBase = new Map<string, string>();
-  if (claimed.size < present.size) {
-    for (const n of present) if (!claimed.has(n)) unclaimedByBase.set(baseName(n.slice(4)), n);
+  const prev = old && old.optsKey === key ? safeListing(old) : emptyListing();
+  const n = prev.names.length;
+  // Cached cur/ entries by file name (no 'cur/' prefix: readdir's strings are looked up as they are).
+  const oldCur = new Map<string, number>();
+  const oldNew = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const name = prev.names[i];
+    if (name.startsWith('cur/')) oldCur.set(name.slice(4), i);
+    else oldNew.set(name.slice(4), i);
   }
-  for (let i = 0; i < prev.names.length; i++) {
-    let name = prev.names[i];
-    if (!claimed.has(name)) {
-      // Gone, or renamed by another program: same base name and same size on disk.
-      const base = baseName(name.slice(4));
-      const renamed = unclaimedByBase.get(base);
-      changed = true;
-      if (renamed === undefined || fileSize(fsPath(dir, renamed)) !== prev.disks[i]) continue;
-      unclaimedByBase.delete(base);
-      name = renamed;
-      claimed.add(name);
-    }
-    push(listing, name, prev.uids[i], prev.sizes[i], prev.disks[i]);
-    uids.add(prev.uids[i]);
-    counters.reused++;
-  }
-
+  const kept: (string | undefined)[] = new Array(n);
+  let keptCount = 0;
   const fresh: string[] = [];
-  for (const n of present) if (!claimed.has(n)) fresh.push(n);
-  if (fresh.length > 0) {
-    changed = true;
-    fresh.sort((a, b) => compareNames(a.slice(4), b.slice(4)));
-    for (const name of fresh) {
+  for (const f of curFiles) {
+    const i = oldCur.get(f);
+    if (i !== undefined && kept[i] === undefined) {
+      kept[i] = prev.names[i];
+      keptCount++;
+    } else {
+      fresh.push(`cur/${f}`);
+    }
+  }
+  for (const f of leftInNew) {
+    const i = oldNew.get(f);
+    if (i !== undefined && kept[i] === undefined) {
+      kept[i] = prev.names[i];
+      keptCount++;
+    } else {
+      fresh.push(`new/${f}`);
+    }
+  }
+  const changed = !old || old.optsKey !== key || keptCount !== n || fresh.length > 0;
+
+  // A cached entry whose name is gone may have been renamed (flags changed by another program):
+  // same base name and same size on disk.
+  if (fresh.length > 0 && keptCount < n) {
+    const byBase = new Map<string, number>();
+    for (let j = 0; j < fresh.length; j++) byBase.set(baseName(fresh[j].slice(4)), j);
+    for (let i = 0; i < n; i++) {
+      if (kept[i] !== undefined) continue;
+      const b = baseName(prev.names[i].slice(4));
+      const j = byBase.get(b);
+      if (j === undefined || fileSize(fsPath(dir, fresh[j])) !== prev.disks[i]) continue;
+      byBase.delete(b);
+      kept[i] = fresh[j];
+      fresh[j] = '';
+    }
+  }
+
+  let listing = prev;
+  if (changed) {
+    listing = emptyListing();
+    for (let i = 0; i < n; i++) {
+      const name = kept[i];
+      if (name !== undefined) push(listing, name, prev.uids[i], prev.sizes[i], prev.disks[i]);
+    }
+  }
+  counters.reused = listing.names.length;
+  const newNames = fresh.filter((f) => f !== '');
+  if (newNames.length > 0) {
+    const uids = new Set<string>(listing.uids);
+    newNames.sort((a, b) => compareNames(a.slice(4), b.slice(4)));
+    for (const name of newNames) {
       const base = baseName(name.slice(4));
       const m = measureFile(fsPath(dir, name), crlfSizeHint(base), opts, counters);
       if (m === null) continue;
@@ -180,7 +217,9 @@ export function listMaildrop(dir: string, opts: WireOptions): ScanResult {
     }
   }
 
-  const rec: CacheRecord = { newMtimeNs, curMtimeNs, builtAtMs, optsKey: key, listing };
+  const stamps0 = { newMtimeNs, curMtimeNs, builtAtMs, optsKey: key };
+  // Unchanged listing: keep the cached columns as they are (no join of 100,000 names).
+  const rec: CacheRecord = !changed && old ? { ...old, ...stamps0 } : toRecord(stamps0, listing);
   const write =
     changed ||
     !old ||
@@ -193,7 +232,21 @@ export function listMaildrop(dir: string, opts: WireOptions): ScanResult {
     if (write) counters.cacheWritten = writeCache(dir, rec);
     if (!write || counters.cacheWritten) stamps = rec;
   }
-  return { listing, counters, stamps };
+  return { names: rec.names, uids: rec.uids, sizes: Float64Array.from(listing.sizes), counters, stamps };
+}
+
+/** The cached listing, or an empty one when its columns disagree (then everything is measured). */
+function safeListing(rec: CacheRecord): Listing {
+  const l = toListing(rec);
+  const n = rec.count;
+  const ok =
+    l.names.length === n &&
+    l.uids.length === n &&
+    l.sizes.length === n &&
+    l.disks.length === n &&
+    l.sizes.every((x) => x >= 0) &&
+    l.disks.every((x) => x >= 0);
+  return ok ? l : emptyListing();
 }
 
 /**

@@ -48,12 +48,12 @@ export function open(input: OpenInput): OpenOutput {
     return { ok: false, reason: 'temporary', detail: `cannot lock maildrop ${dir}: ${describe(e)}` };
   }
   try {
-    const { listing, counters, stamps } = listMaildrop(dir, input.wire);
+    const { names, uids, sizes, counters, stamps } = listMaildrop(dir, input.wire);
     return {
       ok: true,
-      names: listing.names.join('\n'),
-      uids: listing.uids.join('\n'),
-      sizes: Float64Array.from(listing.sizes),
+      names,
+      uids,
+      sizes,
       counters,
       stamps: stamps && { newMtimeNs: String(stamps.newMtimeNs), curMtimeNs: String(stamps.curMtimeNs) },
     };

@@ -1,8 +1,9 @@
 // UPDATE state (runs in a worker): remove the marked messages (unlink, or move to the Maildir++
 // trash folder), then rewrite the cache from the known result so the next open stays cheap.
 import { closeSync, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { trusted } from './cache.js';
+import { toListing, toRecord, trusted } from './cache.js';
 import { errno, findByBase, fsPath, statSubdir } from './files.js';
+import { emptyListing, push } from './listing.js';
 import { curName } from './names.js';
 import { loadCache, writeCache } from './scan.js';
 
@@ -59,27 +60,15 @@ export function updateMaildrop(input: UpdateInput): UpdateOutput {
     ) {
       const builtAtMs = Date.now();
       const curMtimeNs = removed.size > 0 ? statSubdir(dir, 'cur').mtimeNs : rec.curMtimeNs;
-      const l = rec.listing;
-      const keep = {
-        names: [] as string[],
-        uids: [] as string[],
-        sizes: [] as number[],
-        disks: [] as number[],
-      };
+      const l = toListing(rec);
+      const keep = emptyListing();
       for (let i = 0; i < l.names.length; i++) {
-        if (removed.has(l.names[i])) continue;
-        keep.names.push(l.names[i]);
-        keep.uids.push(l.uids[i]);
-        keep.sizes.push(l.sizes[i]);
-        keep.disks.push(l.disks[i]);
+        if (!removed.has(l.names[i])) push(keep, l.names[i], l.uids[i], l.sizes[i], l.disks[i]);
       }
-      const next = {
-        ...rec,
-        curMtimeNs,
-        builtAtMs: removed.size > 0 ? builtAtMs : rec.builtAtMs,
-        listing: keep,
-      };
-      if (removed.size > 0 || trusted(next) !== trusted(rec)) out.cacheWritten = writeCache(dir, next);
+      const stamps = { ...rec, curMtimeNs, builtAtMs: removed.size > 0 ? builtAtMs : rec.builtAtMs };
+      if (removed.size > 0 || trusted(stamps) !== trusted(rec)) {
+        out.cacheWritten = writeCache(dir, toRecord(stamps, keep));
+      }
     }
   }
   return out;
