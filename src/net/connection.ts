@@ -26,7 +26,8 @@ export interface ConnectionInit {
   secure: boolean;
   loopback: boolean;
   socket: Socket | TLSSocket;
-  log: Logger;
+  /** The module's logger; the session's child is made on first use (pino children are not free). */
+  parentLog: Logger;
   slot: SessionSlot;
   /** Null when this connection was not counted per IP. */
   gate: IpGate | null;
@@ -54,6 +55,9 @@ function onTimeout(this: Owned): void {
 
 const DONE: Promise<void> = Promise.resolve();
 
+/** Shared with the listener: swallows errors of a socket before it has a Connection. */
+export function ignore(): void {}
+
 export class Conn implements Connection {
   delays = 0;
   readonly id: number;
@@ -61,7 +65,8 @@ export class Conn implements Connection {
   readonly local: Endpoint;
   readonly proxied: boolean;
   readonly loopback: boolean;
-  readonly log: Logger;
+  private parentLog: Logger;
+  private childLog: Logger | null = null;
   private sock: Socket | TLSSocket;
   private tls: boolean;
   private slot: SessionSlot | null;
@@ -86,7 +91,7 @@ export class Conn implements Connection {
     this.proxied = init.proxied;
     this.tls = init.secure;
     this.loopback = init.loopback;
-    this.log = init.log;
+    this.parentLog = init.parentLog;
     this.sock = init.socket;
     this.slot = init.slot;
     this.gate = init.gate;
@@ -94,6 +99,10 @@ export class Conn implements Connection {
     if (init.socket.destroyed) this.finish();
   }
 
+  get log(): Logger {
+    this.childLog ??= this.parentLog.child({ session: this.id });
+    return this.childLog;
+  }
   get socket(): Socket | TLSSocket {
     return this.sock;
   }
@@ -110,6 +119,7 @@ export class Conn implements Connection {
 
   private attach(s: Socket | TLSSocket): void {
     (s as Owned)[kConn] = this;
+    s.removeListener('error', ignore); // the listener's pre-session guard; ours replaces it
     s.on('close', onClose);
     s.on('error', onError);
     s.on('end', onEnd);

@@ -7,7 +7,7 @@ import { type SecureContext, TLSSocket } from 'node:tls';
 import type { Connection, Endpoint, Listener, ListenSpec, Logger } from '../api.js';
 import { HostError } from '../errors.js';
 import { type AddressMatcher, addressMatcher, canonicalAddress, isLoopback } from './addresses.js';
-import { Conn, type IpGate } from './connection.js';
+import { Conn, type IpGate, ignore } from './connection.js';
 import { parseProxyHeader } from './proxy.js';
 import { loadSecureContext, serverTls } from './tls.js';
 
@@ -19,8 +19,6 @@ const REFUSE_LINGER_MS = 5_000;
 
 /** Per-process session numbers, as in `[1]` in the log. */
 let nextSession = 1;
-
-function ignore(): void {}
 
 export async function listen(
   spec: ListenSpec,
@@ -141,7 +139,7 @@ export async function listen(
       secure: context !== null,
       loopback: isLoopback(ip),
       socket: s,
-      log: log.child({ session: id }),
+      parentLog: log,
       slot,
       gate: counted ? gate : null,
     });
