@@ -1,7 +1,7 @@
 // UPDATE state (runs in a worker): remove the marked messages (unlink, or move to the Maildir++
 // trash folder), then rewrite the cache from the known result so the next open stays cheap.
 import { closeSync, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { toListing, toRecord, trusted } from './cache.js';
+import { toListing, toRecord } from './cache.js';
 import { errno, findByBase, fsPath, statSubdir } from './files.js';
 import { emptyListing, push } from './listing.js';
 import { curName } from './names.js';
@@ -26,6 +26,8 @@ export interface UpdateOutput {
 
 export function updateMaildrop(input: UpdateInput): UpdateOutput {
   const { dir, deleted: marked } = input;
+  // QUIT with nothing marked (the common poll): nothing to do but unlock (done by the task).
+  if (marked.length === 0) return { deleted: 0, deletedBytes: 0, failed: 0, cacheWritten: false };
   const trash = input.trashDir !== null && input.trashDir !== dir ? input.trashDir : null;
   if (trash !== null) ensureFolder(trash);
   // Only rewrite the cache when cur/ was not changed by anyone else during the session.
@@ -66,9 +68,7 @@ export function updateMaildrop(input: UpdateInput): UpdateOutput {
         if (!removed.has(l.names[i])) push(keep, l.names[i], l.uids[i], l.sizes[i], l.disks[i]);
       }
       const stamps = { ...rec, curMtimeNs, builtAtMs: removed.size > 0 ? builtAtMs : rec.builtAtMs };
-      if (removed.size > 0 || trusted(stamps) !== trusted(rec)) {
-        out.cacheWritten = writeCache(dir, toRecord(stamps, keep));
-      }
+      if (removed.size > 0) out.cacheWritten = writeCache(dir, toRecord(stamps, keep));
     }
   }
   return out;
