@@ -1,0 +1,243 @@
+// One function per figure of issue 6: each drives one server and returns what it measured, with
+// how busy the machine was meanwhile (the machine is shared: ratios matter, absolutes move).
+import { readFileSync } from 'node:fs';
+import { files } from './paths.js';
+import { type StepTimes, timeSession } from './pop3client.js';
+import { type PopResult, popload } from './popload.js';
+import { type CpuUse, cpuMark, cpuUse, type Memory, memory } from './proc.js';
+import type { Target } from './target.js';
+
+export interface Measured {
+  value: number;
+  /** Other numbers worth quoting next to the value (p99, errors, breakdowns). */
+  detail: Record<string, number | string>;
+  cpu: CpuUse;
+}
+
+async function measured(
+  t: Target,
+  port: number,
+  args: readonly string[],
+  limitMs: number,
+  onLine?: (l: string) => void,
+): Promise<{ r: PopResult; cpu: CpuUse }> {
+  const a = cpuMark(t.pids());
+  const { result } = await popload(port, args, limitMs, onLine);
+  const cpu = cpuUse(a, cpuMark(t.pids()));
+  return { r: result, cpu };
+}
+
+function firstUser(set: string): { user: string; pass: string } {
+  const line = readFileSync(files.users(set), 'utf8').split('\n')[0] ?? '';
+  const i = line.indexOf(':');
+  return { user: line.slice(0, i), pass: line.slice(i + 1) };
+}
+
+function userCount(set: string): number {
+  return readFileSync(files.users(set), 'utf8').split('\n').filter(Boolean).length;
+}
+
+/** One session per user of the set, so every mailbox is opened (new/ moved, caches built) once. */
+export async function warmUp(t: Target, set: string): Promise<PopResult> {
+  const n = userCount(set);
+  const { result } = await popload(
+    t.port,
+    [
+      '--users',
+      files.users(set),
+      '--mode',
+      'session',
+      '-c',
+      '50',
+      '--max-sessions',
+      String(n),
+      '--seconds',
+      '120',
+    ],
+    150_000,
+  );
+  return result;
+}
+
+/** Best case: connect, USER, PASS, STAT, UIDL, QUIT on unchanged mailboxes. Value: sessions/s. */
+export async function sessionRate(t: Target, set: string, conc: number, seconds: number): Promise<Measured> {
+  const { r, cpu } = await measured(
+    t,
+    t.port,
+    ['--users', files.users(set), '--mode', 'session', '-c', String(conc), '--seconds', String(seconds)],
+    (seconds + 20) * 1000,
+  );
+  return {
+    value: r.sessions_per_s ?? 0,
+    detail: {
+      p50_ms: r.p50_ms ?? 0,
+      p99_ms: r.p99_ms ?? 0,
+      sessions: r.sessions ?? 0,
+      errors: r.errors ?? 0,
+    },
+    cpu,
+  };
+}
+
+/**
+ * RETR of every message of one user in one session, repeated. Value: RETR/s (bulk) or MB/s (big).
+ * Also the server's peak RSS above its level before the run (memory flat in message size).
+ */
+export async function retr(t: Target, user: 'bulk' | 'big', seconds: number): Promise<Measured> {
+  const before = memory(t.pids());
+  let peak = before.rssKb;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, memory(t.pids()).rssKb);
+  }, 100);
+  try {
+    const { r, cpu } = await measured(
+      t,
+      t.port,
+      [
+        '--users',
+        files.users(user),
+        '--only-user',
+        user,
+        '--mode',
+        'retr',
+        '-c',
+        '1',
+        '--seconds',
+        String(seconds),
+      ],
+      (seconds + 20) * 1000,
+    );
+    return {
+      value: user === 'bulk' ? (r.retr_per_s ?? 0) : (r.mb_per_s ?? 0),
+      detail: {
+        retr_per_s: r.retr_per_s ?? 0,
+        mb_per_s: r.mb_per_s ?? 0,
+        sessions: r.sessions ?? 0,
+        errors: r.errors ?? 0,
+        rss_before_kb: before.rssKb,
+        rss_peak_growth_kb: peak - before.rssKb,
+      },
+      cpu,
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** K logged-in idle sessions held for `hold` s, then NOOP. Value: KB of PSS per session. */
+export async function idle(t: Target, set: string, conns: number, hold: number): Promise<Measured> {
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = memory(t.pids());
+  let during: Memory | undefined;
+  let sampling: Promise<void> | undefined;
+  const { r, cpu } = await measured(
+    t,
+    t.port,
+    [
+      '--users',
+      files.users(set),
+      '--mode',
+      'idle',
+      '--conns',
+      String(conns),
+      '--hold',
+      String(hold),
+      '--ramp',
+      '100',
+      '--setup-timeout',
+      '120',
+    ],
+    (hold + 160) * 1000,
+    (line) => {
+      // "idle: N/K logged in after S s; holding T s": all logged in, now holding.
+      if (line.includes('logged in after') && !sampling) {
+        sampling = new Promise((resolve) =>
+          setTimeout(
+            () => {
+              during = memory(t.pids());
+              resolve();
+            },
+            Math.min(2000, (hold * 1000) / 2),
+          ),
+        );
+      }
+    },
+  );
+  await sampling;
+  const logged = r.logged_in ?? 0;
+  const d = during ?? before;
+  return {
+    // PSS splits shared pages among processes: Dovecot's one-process-per-session RSS would count
+    // its libraries once per session. For one host process, PSS and RSS grow alike.
+    value: logged > 0 ? (d.pssKb - before.pssKb) / logged : Number.NaN,
+    detail: {
+      conns,
+      logged_in: logged,
+      answered_noop: r.alive ?? 0,
+      setup_s: r.setup_s ?? 0,
+      errors: r.errors ?? 0,
+      procs_during: d.procs,
+      rss_before_kb: before.rssKb,
+      rss_during_kb: d.rssKb,
+      rss_per_session_kb: logged > 0 ? Math.round(((d.rssKb - before.rssKb) / logged) * 10) / 10 : 0,
+    },
+    cpu,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+function checkListing(st: StepTimes): void {
+  if (st.messages !== 100_000 || st.uidlLines !== 100_000) {
+    throw new Error(`scale: STAT said ${st.messages}, UIDL listed ${st.uidlLines} (expected 100000)`);
+  }
+}
+
+/** STAT+UIDL on the 100,000-message Maildir. Values: median ms for first open and cached re-open. */
+export async function scale(t: Target, trials: number): Promise<{ first: Measured; cached: Measured }> {
+  const scaleUser = firstUser('scale');
+  const small = firstUser('s14');
+  const firsts: StepTimes[] = [];
+  const a = cpuMark(t.pids());
+  let reset: { movedBack: number; removed: string[] } = { movedBack: 0, removed: [] };
+  for (let i = 0; i < trials; i++) {
+    reset = await t.resetScale();
+    await timeSession(t.port, small.user, small.pass, 30_000); // a warm server, cold mailbox
+    const st = await timeSession(t.port, scaleUser.user, scaleUser.pass);
+    checkListing(st);
+    firsts.push(st);
+  }
+  const cpuFirst = cpuUse(a, cpuMark(t.pids()));
+  const b = cpuMark(t.pids());
+  const cached: StepTimes[] = [];
+  for (let i = 0; i < trials; i++) {
+    const st = await timeSession(t.port, scaleUser.user, scaleUser.pass);
+    checkListing(st);
+    cached.push(st);
+  }
+  const cpuCached = cpuUse(b, cpuMark(t.pids()));
+  const summary = (xs: StepTimes[]) => ({
+    trials: xs.length,
+    min_ms: Math.round(Math.min(...xs.map((x) => x.totalMs))),
+    max_ms: Math.round(Math.max(...xs.map((x) => x.totalMs))),
+    pass_ms: Math.round(median(xs.map((x) => x.passMs))),
+    stat_ms: Math.round(median(xs.map((x) => x.statMs))),
+    uidl_ms: Math.round(median(xs.map((x) => x.uidlMs))),
+  });
+  return {
+    first: {
+      value: median(firsts.map((x) => x.totalMs)),
+      detail: {
+        ...summary(firsts),
+        reset_moved_back: reset.movedBack,
+        reset_removed: reset.removed.join(' '),
+      },
+      cpu: cpuFirst,
+    },
+    cached: { value: median(cached.map((x) => x.totalMs)), detail: summary(cached), cpu: cpuCached },
+  };
+}

@@ -1,0 +1,12 @@
+// A server under test: ours (the host with the POP3 module) or a private Dovecot.
+export interface Target {
+  readonly name: 'ours' | 'dovecot';
+  readonly port: number;
+  /** The maildir root this server reads (each server has its own copy of the corpus). */
+  readonly maildirRoot: string;
+  /** Root processes of the server; memory and CPU are summed over their trees. */
+  pids(): number[];
+  /** Makes the next session on the `scale` mailbox a first open (no index, no cache). */
+  resetScale(): Promise<{ movedBack: number; removed: string[] }>;
+  stop(): Promise<void>;
+}
