@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -15,6 +16,35 @@ let admin: mysql.Connection | undefined;
 let host: RunningHost | undefined;
 let port = 0;
 let available = true;
+
+/** A TCP proxy to MariaDB that the test can cut (database down) and restore. */
+class DbProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+  async start(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = netConnect(3306, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => this.sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', r));
+    const a = this.server.address();
+    this.port = typeof a === 'object' && a ? a.port : 0;
+  }
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.server = undefined;
+  }
+}
+const proxy = new DbProxy();
 
 before(async () => {
   try {
@@ -43,6 +73,7 @@ before(async () => {
       join(dir, 'mail', 'off'),
     ],
   );
+  await proxy.start();
   host = await startHost({
     dir,
     modules: [helperPaths.pop3Module],
@@ -52,7 +83,7 @@ before(async () => {
       '[database.default]',
       'driver = mysql',
       'host = 127.0.0.1',
-      'port = 3306',
+      `port = ${proxy.port}`,
       'user = root',
       `database = ${DB}`,
       '[pop3]',
@@ -70,6 +101,7 @@ before(async () => {
 
 after(async () => {
   await host?.stop();
+  await proxy.stop();
   if (admin) {
     await admin.query(`DROP DATABASE IF EXISTS ${DB}`);
     await admin.end();
@@ -101,4 +133,17 @@ test("r2d2's default query logs in on MariaDB; PopAttribute = 0 and a wrong pass
     await new Promise((res) => setTimeout(res, 20));
   }
   assert.equal(row?.LastIp, '127.0.0.1');
+});
+
+test('database down: -ERR [SYS/TEMP] and a log line; the next login works once it is back', async (t) => {
+  if (!available) return t.skip('no MariaDB on 127.0.0.1:3306');
+  await proxy.stop();
+  const c = await connect(port, { timeoutMs: 15_000 });
+  await c.command('USER r2@example.com');
+  assert.match(await c.command('PASS pw-r2'), /^-ERR \[SYS\/TEMP\]/);
+  await host!.waitForLog((r) => r.msg === 'login failed: backend unavailable' && r.user === 'r2@example.com');
+  await proxy.start();
+  await c.command('USER r2@example.com');
+  assert.match(await c.command('PASS pw-r2'), /^\+OK/);
+  await c.command('QUIT');
 });
