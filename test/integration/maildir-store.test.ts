@@ -422,3 +422,40 @@ test('a message removed by another program during the session: read rejects, upd
   assert.equal(r.deleted, 1);
   assert.equal(readdirSync(join(md, 'cur')).length, 1);
 });
+
+test('a long session keeps its lock fresh (mtime refreshed every lockStaleMs / 3)', async () => {
+  const md = maildir({ 'cur/1700000001.M1P1.host:2,': msg('x') });
+  const s = storeWith({ lockStaleMs: 3000 });
+  const m = await open(md, { delays: 0 }, undefined, s);
+  const lock = join(md, 'pop3.lock');
+  const old = Date.now() / 1000 - 60;
+  utimesSync(lock, old, old);
+  await new Promise((r) => setTimeout(r, 1400));
+  assert.ok(Date.now() - statSync(lock).mtimeMs < 5000, 'refreshed');
+  await m.release({ delays: 0 });
+  assert.ok(!existsSync(lock));
+});
+
+test('UPDATE does not rewrite the cache over changes another program made during the session', async () => {
+  const md = maildir({
+    'cur/1700000001.M1P1.host:2,': msg('one'),
+    'cur/1700000002.M2P2.host:2,': msg('two'),
+  });
+  age(md);
+  await (await open(md)).release({ delays: 0 });
+  const m = await open(md);
+  assert.equal(m.counters.fromCache, true);
+  // Another program (an IMAP server, say) files a message straight into cur/.
+  writeFileSync(join(md, 'cur', '1700000003.M3P3.host:2,S'), msg('three'));
+  const r = await m.update(new Set([0]), { delays: 0 });
+  assert.equal(r.deleted, 1);
+  // Long enough for a cache written at UPDATE to be trusted: it must not have been written.
+  await new Promise((res) => setTimeout(res, 300));
+  const next = await open(md);
+  assert.equal(next.counters.fromCache, false);
+  assert.deepEqual(
+    next.messages.map((x) => x.uid),
+    ['1700000002.M2P2.host', '1700000003.M3P3.host'],
+  );
+  await next.release({ delays: 0 });
+});
