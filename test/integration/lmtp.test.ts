@@ -374,6 +374,34 @@ test('POP3 in the same host returns the delivered bytes; STAT and LIST sizes equ
   }
 });
 
+test('SIGUSR1 reports the figures; SIGHUP applies a new max_message_size to the next LHLO', async () => {
+  host.signal('SIGUSR1');
+  const r = await host.waitForLog((l) => l.module === 'lmtp' && l.msg === 'report');
+  assert.ok(Number(r.delivered) >= 200, JSON.stringify(r));
+  assert.ok(Number(r.unknownRecipients) >= 3, JSON.stringify(r));
+  assert.ok(Number(r.bytes) > 25 * 1024 * 1024, JSON.stringify(r));
+  assert.deepEqual(
+    (r.listeners as { name: string }[]).map((l) => l.name),
+    ['lmtp'],
+  );
+
+  const c11nPath = join(host.dir, 'c11n');
+  writeFileSync(
+    c11nPath,
+    readFileSync(c11nPath, 'utf8').replace(/max_message_size = \S+/, 'max_message_size = 10M'),
+  );
+  host.signal('SIGHUP');
+  await host.waitForLog((l) => l.msg === 'reload done');
+  const c = await LmtpClient.connect(port);
+  try {
+    await c.line();
+    assert.match(await c.command('LHLO again'), new RegExp(`^250 SIZE ${10 * 1024 * 1024}$`));
+    assert.match(await c.command(`MAIL FROM:<a@b> SIZE=${11 * 1024 * 1024}`), /^552 5\.3\.4/);
+  } finally {
+    c.close();
+  }
+});
+
 /** A second host with other settings, stopped after `fn`. */
 async function withHost(
   opts: Parameters<typeof personality>[0],

@@ -231,3 +231,31 @@ test('tmp/ sweep removes only files untouched for 36 hours; a delivery triggers 
   assert.ok((await d.finish())[0].ok);
   assert.deepEqual(readdirSync(join(dir2, 'tmp')), []);
 });
+
+test('a Maildir on another filesystem gets a copy (link() fails with EXDEV), still never half-written', async (t) => {
+  if (!existsSync('/dev/shm') || statSync('/dev/shm').dev === statSync(root).dev) {
+    t.skip('no second filesystem (/dev/shm) here');
+    return;
+  }
+  const other = mkdtempSync(join('/dev/shm', 'delivery-exdev-'));
+  try {
+    for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(other, sub));
+    const here = maildir();
+    const d = new MaildirDelivery(
+      [
+        { address: 'a@x', maildir: here },
+        { address: 'b@x', maildir: other },
+      ],
+      { workers, session: { delays: 0 } },
+    );
+    await deliverText(d, 'Subject: across\n\nbody\n');
+    const [a, b] = await d.finish();
+    assert.ok(a.ok && b.ok, JSON.stringify([a, b]));
+    assert.notEqual(statSync(a.path).dev, statSync(b.path).dev);
+    assert.equal(readFileSync(b.path, 'utf8'), 'Subject: across\n\nbody\n');
+    assert.deepEqual(readdirSync(join(other, 'tmp')), []);
+    assert.deepEqual(readdirSync(join(here, 'tmp')), []);
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+});
