@@ -79,8 +79,17 @@ function reply(code: string, status: string, text: string): string {
 }
 
 function failureReply(address: string, f: Failure): string {
+  // RFC 5321 §4.2: 552/452 for storage (size, quota, disk), 550 for the mailbox, 554/451 otherwise.
   const code =
-    f.kind === 'permanent' ? (f.status === '5.3.4' ? '552' : '550') : f.status === '4.2.2' ? '452' : '451';
+    f.kind === 'permanent'
+      ? f.status === '5.3.4'
+        ? '552'
+        : f.status.startsWith('5.1.')
+          ? '550'
+          : '554'
+      : f.status === '4.2.2' || f.status === '4.3.1'
+        ? '452'
+        : '451';
   return reply(code, f.status, `<${address}> ${f.reason}`);
 }
 

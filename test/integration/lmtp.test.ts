@@ -374,6 +374,24 @@ test('POP3 in the same host returns the delivered bytes; STAT and LIST sizes equ
   }
 });
 
+test('a text line over 64 KB refuses the message (554 5.6.0); the session goes on', async () => {
+  const before = files('joe').length;
+  const c = await LmtpClient.connect(port);
+  try {
+    await c.line();
+    await c.command('LHLO long');
+    c.write('MAIL FROM:<l@example.org>\r\nRCPT TO:<joe@example.com>\r\nDATA\r\n');
+    for (const want of [/^250/, /^250/, /^354/]) assert.match(await c.line(), want);
+    await c.sendBody(`Subject: long\r\n\r\n${'L'.repeat(70_000)}\r\nafter\r\n`);
+    assert.match(await c.line(), /^554 5\.6\.0 <joe@example\.com>/);
+    assert.match(await c.command('NOOP'), /^250/);
+  } finally {
+    c.close();
+  }
+  assert.equal(files('joe').length, before);
+  assert.deepEqual(files('joe', 'tmp'), []);
+});
+
 test('SIGUSR1 reports the figures; SIGHUP applies a new max_message_size to the next LHLO', async () => {
   host.signal('SIGUSR1');
   const r = await host.waitForLog((l) => l.module === 'lmtp' && l.msg === 'report');
