@@ -91,7 +91,9 @@ async function send(c: Client, rcpt: string, body: string): Promise<void> {
   if (!r.startsWith('250')) throw new Error(r);
 }
 
-const host = spawn(process.execPath, [join(outDir, 'src/cli/main.js'), 'start', dir], {
+// BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": flags for the host's node (not allowed in NODE_OPTIONS).
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+const host = spawn(process.execPath, [...nodeArgs, join(outDir, 'src/cli/main.js'), 'start', dir], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const port = await new Promise<number>((resolve, reject) => {

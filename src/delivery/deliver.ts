@@ -25,6 +25,7 @@ const ABORT = task(TASKS, 'abort');
 
 /** Bytes gathered before one write hand-off. */
 export const CHUNK_SIZE = 256 * 1024;
+const FIRST_BUFFER = 16 * 1024;
 /** Maildir spec: tmp/ leftovers older than this are removed. */
 export const TMP_MAX_AGE_MS = 36 * 3600_000;
 /** A Maildir's tmp/ is swept at most this often (per process). */
@@ -103,7 +104,8 @@ function dueForSweep(maildirs: Iterable<string>, now: number): string[] {
  * in flight and the next chunk is full). Then `finish()` once, or `abort()`.
  */
 export class MaildirDelivery {
-  private buf = Buffer.allocUnsafeSlow(CHUNK_SIZE);
+  /** Starts small and doubles up to CHUNK_SIZE: most mail is a few KB, and this buffer is per message. */
+  private buf = Buffer.allocUnsafeSlow(FIRST_BUFFER);
   private used = 0;
   private inflight: Promise<void> | undefined;
   /** Started with the first chunk write; a message that fits in one chunk never needs it. */
@@ -159,16 +161,25 @@ export class MaildirDelivery {
     let wait: Promise<void> | undefined;
     let off = 0;
     while (off < data.length) {
-      if (this.used === CHUNK_SIZE) wait = this.flush() ?? wait;
+      if (this.used === this.buf.length) wait = this.makeRoom() ?? wait;
       const n = data.copy(this.buf, this.used, off);
       this.used += n;
       off += n;
     }
     if (eol) {
-      if (this.used === CHUNK_SIZE) wait = this.flush() ?? wait;
+      if (this.used === this.buf.length) wait = this.makeRoom() ?? wait;
       this.buf[this.used++] = 0x0a;
     }
     return wait;
+  }
+
+  /** The buffer is full: grow it while under CHUNK_SIZE, else hand it to a worker. */
+  private makeRoom(): Promise<void> | undefined {
+    if (this.buf.length >= CHUNK_SIZE) return this.flush();
+    const bigger = Buffer.allocUnsafeSlow(Math.min(CHUNK_SIZE, this.buf.length * 2));
+    this.buf.copy(bigger, 0, 0, this.used);
+    this.buf = bigger;
+    return undefined;
   }
 
   private prepareInput(): PrepareInput {

@@ -259,3 +259,17 @@ test('a Maildir on another filesystem gets a copy (link() fails with EXDEV), sti
     rmSync(other, { recursive: true, force: true });
   }
 });
+
+test('a 100 KB message grows the first buffer instead of writing early: still one hand-off', async () => {
+  const dir = maildir();
+  const session = { delays: 0 };
+  const d = new MaildirDelivery([{ address: 'a@x', maildir: dir }], { workers, session });
+  for (let i = 0; i < 1000; i++) await d.line(Buffer.from(`${String(i).padStart(5, '0')}${'q'.repeat(94)}`));
+  const [o] = await d.finish();
+  assert.ok(o.ok);
+  assert.equal(session.delays, 1);
+  const stored = readFileSync(o.path, 'latin1');
+  assert.equal(stored.length, 100 * 1000);
+  assert.equal(stored.split('\n')[999].slice(0, 5), '00999');
+  assert.equal(sizeFromName(o.path), 101 * 1000);
+});
