@@ -467,10 +467,10 @@ test('a Unix socket listener; DATA over max_message_size gets 552 5.3.4 per reci
   });
 });
 
-test('database down: RCPT gets 451 4.3.0 and the session goes on', async () => {
+test('database down: RCPT gets 451 4.3.0 and the session goes on; an idle client is timed out', async () => {
   const database =
     '[database.default]\ndriver = mysql\nhost = 127.0.0.1\nport = 1\nuser = root\ndatabase = none\nconnect_timeout = 1s';
-  await withHost({ database }, async (h) => {
+  await withHost({ database, lmtpExtra: 'idle_timeout = 1s' }, async (h) => {
     const c = await LmtpClient.connect(h.port('lmtp'));
     try {
       await c.line();
@@ -483,5 +483,26 @@ test('database down: RCPT gets 451 4.3.0 and the session goes on', async () => {
       c.close();
     }
     await h.waitForLog((r) => r.msg === 'recipient lookup failed' && r.recipient === 'joe@example.com');
+    // idle_timeout: a silent client is told and disconnected.
+    const idle = await LmtpClient.connect(h.port('lmtp'));
+    try {
+      await idle.line();
+      assert.match(await idle.line(), /^421 4\.4\.2/);
+      await idle.closed;
+    } finally {
+      idle.close();
+    }
+    await h.waitForLog((r) => r.msg === 'disconnected: timeout,');
   });
+});
+
+test('running the module file prints its inspector summary', () => {
+  const r = spawnSync(process.execPath, [helperPaths.lmtpModule], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Name: lmtp/);
+  assert.match(
+    r.stdout,
+    /delivery_query_format_string = "SELECT maildrop FROM mailbox WHERE address = '%u' AND active = 1"/,
+  );
+  assert.match(r.stdout, /max_message_size = 50M/);
 });
