@@ -506,3 +506,17 @@ test('running the module file prints its inspector summary', () => {
   );
   assert.match(r.stdout, /max_message_size = 50M/);
 });
+
+test('a delivery query asking for the password stops the start with a clear message', async () => {
+  const d = personality({
+    lmtpExtra: `delivery_query_format_string = "SELECT maildrop FROM mailbox WHERE password = '%p'"`,
+  });
+  await assert.rejects(
+    startHost({
+      dir: d,
+      c11n: readFileSync(join(d, 'c11n'), 'utf8'),
+      modules: [helperPaths.lmtpModule, helperPaths.pop3Module],
+    }),
+    /delivery_query_format_string.*%p/,
+  );
+});
