@@ -108,10 +108,11 @@ export async function listen(
 
   async function admit(socket: Socket, remote: Endpoint, local: Endpoint, proxied: boolean): Promise<void> {
     const ip = remote.address;
-    const counted = perIpLimit > 0 && spec.path === undefined;
+    // Counted even without a limit, so a limit set by reload sees the sessions already open.
+    const counted = spec.path === undefined;
     if (counted) {
       const n = perIp.get(ip) ?? 0;
-      if (n >= perIpLimit) return refuse(socket, remote, 'per-IP limit');
+      if (perIpLimit > 0 && n >= perIpLimit) return refuse(socket, remote, 'per-IP limit');
       perIp.set(ip, n + 1);
     }
     const slot = await spec.sessions.tryAcquire();
@@ -119,8 +120,14 @@ export async function listen(
       if (counted) gate.leave(ip);
       return refuse(socket, remote, 'session limit');
     }
+    if (socket.destroyed) {
+      // Gone while we waited for the slot: no session to hand over.
+      slot.release();
+      if (counted) gate.leave(ip);
+      return;
+    }
     let s: Socket | TLSSocket = socket;
-    if (context !== null && !socket.destroyed) {
+    if (context !== null) {
       try {
         s = await serverTls(socket, context, HANDSHAKE_TIMEOUT_MS);
       } catch (e) {

@@ -182,10 +182,21 @@ async function openMysql(
     options.port = cfg.port;
   }
   if (cfg.tls) {
-    options.ssl = {
-      rejectUnauthorized: cfg.tls.rejectUnauthorized,
-      ...(cfg.tls.caFile ? { ca: await readFile(cfg.tls.caFile, 'utf8') } : {}),
-    };
+    let ca: string | undefined;
+    if (cfg.tls.caFile) {
+      try {
+        ca = await readFile(cfg.tls.caFile, 'utf8');
+      } catch (e) {
+        throw new HostError(
+          'CONFIG',
+          `database ${id}: TLS CA file ${cfg.tls.caFile}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      }
+    }
+    options.ssl = { rejectUnauthorized: cfg.tls.rejectUnauthorized, ...(ca === undefined ? {} : { ca }) };
   }
   const pool: MysqlPool = mysql.createPool(options);
   // Internal counters of mysql2's pool, read for the status report only.
@@ -229,7 +240,12 @@ async function openMysql(
     query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
       return run(async () => {
         // execute: a real server-side bound statement, prepared once per connection and cached.
-        const [rows] = await pool.execute(sql, mysqlParams(params));
+        const values = mysqlParams(params);
+        const [rows] = await pool.execute(sql, values).catch((e: MysqlError) => {
+          // A statement the binary protocol cannot prepare: the text protocol still escapes each `?`.
+          if (e?.code === 'ER_UNSUPPORTED_PS') return pool.query(sql, values);
+          throw e;
+        });
         return (Array.isArray(rows) ? rows : []) as unknown as R[];
       });
     },

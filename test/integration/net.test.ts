@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import pino from 'pino';
 import type { Connection, Listener, ListenSpec, SessionLimiter, TlsFiles } from '../../src/api.js';
+import { isHostError } from '../../src/errors.js';
 import { listen } from '../../src/net/listener.js';
 import { createSessionLimiter } from '../../src/pools/sessions.js';
 
@@ -496,4 +497,28 @@ test('session ids count up per process; write() after close is refused quietly',
   await x.closed;
   assert.equal(x.write('late\r\n'), false);
   b.close();
+});
+
+test('bind failures and bad trusted-proxy entries are HostError LISTEN', async () => {
+  const srv = await serve();
+  await assert.rejects(
+    serve({ port: srv.port }),
+    (e) => isHostError(e, 'LISTEN') && /127\.0\.0\.1/.test(e.message),
+  );
+  await assert.rejects(serve({ trustedProxies: ['10.0.0.0/33'] }), (e) => isHostError(e, 'LISTEN'));
+  await assert.rejects(serve({ trustedProxies: ['proxy.example'] }), (e) => isHostError(e, 'LISTEN'));
+  await assert.rejects(serve({ tls: { keyFile: join(dir, 'nope'), certFile: join(dir, 'nope') } }), (e) =>
+    isHostError(e, 'TLS_UNAVAILABLE'),
+  );
+});
+
+test('reload: a lower per-IP limit and a new busy reply apply to the next client', async () => {
+  const srv = await serve({ perIpLimit: 0 });
+  const a = await Client.open(srv.port);
+  await a.until((t) => t.includes('+OK hello'));
+  srv.listener.update({ perIpLimit: 1, busyReply: '-ERR [SYS/TEMP] reloaded\r\n' });
+  const b = await Client.open(srv.port);
+  await b.closed();
+  assert.equal(b.text, '-ERR [SYS/TEMP] reloaded\r\n');
+  a.close();
 });

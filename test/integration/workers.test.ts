@@ -38,7 +38,7 @@ test('a failing task rejects, and the pool keeps working', async () => {
 
 test('stats and the hand-off latency of a trivial task', async (t) => {
   const ref = task(PROBE, 'echo');
-  for (let i = 0; i < 200; i++) await pool.run(ref, i); // warm
+  for (let i = 0; i < 3000; i++) await pool.run(ref, i); // warm (JIT on both sides)
   const n = 2000;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) await pool.run(ref, i);
