@@ -149,17 +149,27 @@ export class Conn implements Connection {
   private pump(): void {
     const r = this.reader!;
     const h = this.handlers!;
+    // Answers to pipelined commands handled in one go leave in one write (writev) instead of one
+    // syscall each; a lone command is not corked at all.
+    let corked: Socket | TLSSocket | null = null;
+    let handled = 0;
     while (!this.done) {
       const line = r.next();
       if (line === null) break;
+      if (handled++ === 1) {
+        corked = this.sock;
+        corked.cork();
+      }
       let p: void | Promise<void>;
       try {
         p = line === OVERFLOW ? h.onOverflow() : h.onLine(line);
       } catch (e) {
+        corked?.uncork();
         this.fail(e);
         return;
       }
       if (p !== undefined && typeof p.then === 'function') {
+        corked?.uncork();
         this.busy = true;
         p.then(
           () => this.settled(),
@@ -168,6 +178,7 @@ export class Conn implements Connection {
         return;
       }
     }
+    corked?.uncork();
     if (this.paused && r.buffered <= HIGH_WATER / 2) {
       this.paused = false;
       this.sock.resume();
