@@ -522,3 +522,21 @@ test('reload: a lower per-IP limit and a new busy reply apply to the next client
   assert.equal(b.text, '-ERR [SYS/TEMP] reloaded\r\n');
   a.close();
 });
+
+test('behind a trusted proxy the per-IP limit counts the real client address', async () => {
+  const srv = await serve({ trustedProxies: ['127.0.0.1'], perIpLimit: 1 });
+  const via = async (src: string) => {
+    const c = await Client.open(srv.port);
+    c.send(`PROXY TCP4 ${src} 10.0.0.1 40000 110\r\n`);
+    return c;
+  };
+  const a = await via('192.0.2.1');
+  const b = await via('192.0.2.2');
+  await a.until((t) => t.includes('+OK hello'));
+  await b.until((t) => t.includes('+OK hello'));
+  const c = await via('192.0.2.1');
+  await c.closed();
+  assert.equal(c.text, '-ERR [SYS/TEMP] busy\r\n');
+  a.close();
+  b.close();
+});
