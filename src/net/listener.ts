@@ -63,6 +63,11 @@ export async function listen(
 
   function accept(socket: Socket): void {
     socket.on('error', ignore); // resets before the session exists; the Connection logs later ones
+    // Reset before we saw it: no address to judge (and never mistake it for a local peer).
+    if (spec.path === undefined && socket.remoteAddress === undefined) {
+      socket.destroy();
+      return;
+    }
     socket.setNoDelay(true);
     const peer = canonicalAddress(socket.remoteAddress);
     const self: Endpoint = {
