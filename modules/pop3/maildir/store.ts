@@ -109,8 +109,12 @@ class MaildirDrop implements OpenedMaildrop {
   readonly messages: readonly MessageInfo[];
   readonly totalSize: number;
   readonly counters: ScanCounters;
-  /** Current file names (relative to the Maildir); updated when a read finds a file renamed. */
-  private readonly names: string[];
+  /**
+   * Current file names (relative to the Maildir), split from `namesBlock` on first use: a poll
+   * that only asks STAT/UIDL never needs them. Updated when a read finds a file renamed.
+   */
+  private namesList: string[] | null = null;
+  private namesBlock: string;
   private readonly stamps: UpdateInput['stamps'];
   private refresh: NodeJS.Timeout | undefined;
   private closed = false;
@@ -126,7 +130,7 @@ class MaildirDrop implements OpenedMaildrop {
     private readonly log: Logger,
   ) {
     const n = r.sizes.length;
-    this.names = n === 0 ? [] : r.names.split('\n');
+    this.namesBlock = n === 0 ? '' : r.names;
     const uids = n === 0 ? [] : r.uids.split('\n');
     const messages: MessageInfo[] = new Array(n);
     let total = 0;
@@ -146,6 +150,14 @@ class MaildirDrop implements OpenedMaildrop {
     }
   }
 
+  private get names(): string[] {
+    if (this.namesList === null) {
+      this.namesList = this.namesBlock === '' ? [] : this.namesBlock.split('\n');
+      this.namesBlock = '';
+    }
+    return this.namesList;
+  }
+
   private touch(): void {
     const input: UnlockInput = { dir: this.dir, owner: this.owner };
     this.workers.run<UnlockInput, boolean>(TOUCH, input).then(
@@ -158,7 +170,7 @@ class MaildirDrop implements OpenedMaildrop {
 
   async *read(index: number, lines: number | null, session: DelayCounter): AsyncIterable<Buffer> {
     if (this.closed) throw new Error('maildrop is closed');
-    if (!Number.isInteger(index) || index < 0 || index >= this.names.length) {
+    if (!Number.isInteger(index) || index < 0 || index >= this.messages.length) {
       throw new RangeError(`no message ${index + 1}`);
     }
     const base: ReadInput = {
@@ -209,7 +221,8 @@ class MaildirDrop implements OpenedMaildrop {
     this.close();
     const marked: UpdateInput['deleted'] = [];
     for (const i of deleted) {
-      if (i >= 0 && i < this.names.length) marked.push({ name: this.names[i], size: this.messages[i].size });
+      if (i >= 0 && i < this.messages.length)
+        marked.push({ name: this.names[i], size: this.messages[i].size });
     }
     const r = await this.workers.offload<UpdateInput & UnlockInput, UpdateOutput>(session, UPDATE, {
       dir: this.dir,
