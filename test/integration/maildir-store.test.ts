@@ -459,3 +459,25 @@ test('UPDATE does not rewrite the cache over changes another program made during
   );
   await next.release({ delays: 0 });
 });
+
+test('a new/ file whose cur/ name is taken stays in new/, is listed with a unique UID, and is not lost', async () => {
+  const md = maildir({
+    'cur/1700000001.M1P1.host:2,': msg('in cur'),
+    'new/1700000001.M1P1.host': msg('same name in new', 'different\n'),
+  });
+  const m = await open(md);
+  assert.equal(m.messages.length, 2);
+  assert.equal(m.messages[0].uid, '1700000001.M1P1.host');
+  assert.match(m.messages[1].uid, /^X[0-9a-f]{40}$/);
+  assert.ok(existsSync(join(md, 'new', '1700000001.M1P1.host')));
+  assert.match(unstuff(await retr(m, 1)).toString(), /different/);
+  assert.match(unstuff(await retr(m, 0)).toString(), /in cur/);
+  await m.release({ delays: 0 });
+  const again = await open(md);
+  assert.deepEqual(
+    again.messages.map((x) => x.uid),
+    m.messages.map((x) => x.uid),
+    'stable across sessions',
+  );
+  await again.release({ delays: 0 });
+});

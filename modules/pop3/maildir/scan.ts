@@ -205,7 +205,8 @@ export function listMaildrop(dir: string, opts: WireOptions): ScanResult {
   const newNames = fresh.filter((f) => f !== '');
   if (newNames.length > 0) {
     const uids = new Set<string>(listing.uids);
-    newNames.sort((a, b) => compareNames(a.slice(4), b.slice(4)));
+    // Delivery order; for one base name in both, cur/ first (it keeps the plain UID).
+    newNames.sort((a, b) => compareNames(baseName(a.slice(4)), baseName(b.slice(4))) || (a < b ? -1 : 1));
     for (const name of newNames) {
       const base = baseName(name.slice(4));
       const m = measureFile(fsPath(dir, name), crlfSizeHint(base), opts, counters);
@@ -267,7 +268,13 @@ function moveToCur(dir: string, f: string): 'moved' | 'kept' | 'gone' {
       const b = statSync(dst, { throwIfNoEntry: false });
       if (!a) return 'gone';
       if (!b || a.ino !== b.ino || a.dev !== b.dev) return 'kept';
-    } else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+    } else if (
+      code === 'EPERM' ||
+      code === 'ENOTSUP' ||
+      code === 'EOPNOTSUPP' ||
+      code === 'ENOSYS' ||
+      code === 'EXDEV' // AFS: no hard links across directories
+    ) {
       // No hard links here (or not a regular file): rename, but never over an existing file.
       const st = lstatSync(src, { throwIfNoEntry: false });
       if (!st) return 'gone';

@@ -88,7 +88,7 @@ function removeOne(dir: string, name: string, trash: string | null): 'ok' | 'gon
       linkSync(src, dst);
     } catch (e) {
       const code = errno(e);
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw e;
       if (statSync(dst, { throwIfNoEntry: false })) return 'failed';
       renameSync(src, dst); // no hard links on this file system
       return 'ok';
