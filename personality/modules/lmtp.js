@@ -1,0 +1,1 @@
+../../dist/modules/lmtp/index.js
