@@ -105,6 +105,8 @@ export function listMaildrop(dir: string, opts: WireOptions): ScanResult {
     cacheWritten: false,
   };
   const key = optionsKey(opts);
+  // Taken before the stats whose mtimes the cache will vouch for (see cache.ts, trusted()).
+  const builtAtMs = Date.now();
   const stNew = statSubdir(dir, 'new');
   const stCur = statSubdir(dir, 'cur');
   const old = loadCache(dir);
@@ -115,7 +117,6 @@ export function listMaildrop(dir: string, opts: WireOptions): ScanResult {
       return { names: old.names, uids: old.uids, sizes, counters, stamps: old };
     }
   }
-  const builtAtMs = Date.now();
 
   // new/ -> cur/. The mtime recorded for new/ is from a stat taken BEFORE the readdir that found
   // it empty, so a delivery racing with us always changes it and is seen by the next open.
