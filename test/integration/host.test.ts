@@ -401,12 +401,16 @@ test('a descriptor limit below max_sessions is warned about', async () => {
   }
 });
 
-test('the sample personality c11n validates against the compiled pop3 module', () => {
+test('the sample personality c11n validates against the compiled pop3 and lmtp modules', () => {
   let root = dirname(helperPaths.mainJs);
   while (!existsSync(join(root, 'personality/c11n')) && dirname(root) !== root) root = dirname(root);
   const c11n = readFileSync(join(root, 'personality/c11n'), 'utf8');
   const schema = readFileSync(join(root, 'personality/schema.sql'));
-  const dir = makePersonality({ c11n, modules: [helperPaths.pop3Module], files: { 'schema.sql': schema } });
+  const dir = makePersonality({
+    c11n,
+    modules: [helperPaths.pop3Module, helperPaths.lmtpModule],
+    files: { 'schema.sql': schema },
+  });
   try {
     const r = run([helperPaths.mainJs, 'check', dir]);
     assert.equal(r.code, 0, r.stderr);
@@ -414,6 +418,7 @@ test('the sample personality c11n validates against the compiled pop3 module', (
     assert.match(r.stdout, /^port = 1110$/m);
     assert.match(r.stdout, new RegExp(`^maildir_root = "${dir}/mail"$`, 'm'));
     assert.match(r.stdout, /^\[database\.default\]$/m);
+    assert.match(r.stdout, /^\[lmtp\]$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
