@@ -3,7 +3,7 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 // The POP3 module's compiler is the one implementation of the format-string syntax; the delivery
 // routine shares it rather than keeping a second parser in step.
-import { compileQuery, QueryFormatError, splitAddress } from '../../modules/pop3/auth/query.js';
+import { compileQuery, QueryFormatError, splitAddress } from '../auth/query.js';
 import type { Database } from '../api.js';
 
 export const DEFAULT_DELIVERY_QUERY = "SELECT maildrop FROM mailbox WHERE address = '%u' AND active = 1";

@@ -2,7 +2,7 @@
 // refused at config time. The SQL it produces is run on real databases in test/integration/auth-*.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compileQuery, loginValues, QueryFormatError, splitAddress } from '../../modules/pop3/auth/query.js';
+import { compileQuery, loginValues, QueryFormatError, splitAddress } from '../../src/auth/query.js';
 
 const R2D2 =
   'SELECT Maildrop FROM EmailAddress WHERE Address="%u" AND BINARY Password=PASSWORD(\'%p\') AND PopAttribute=1';

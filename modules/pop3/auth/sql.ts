@@ -17,7 +17,7 @@ import { constantTimeEqual, storedPlaintext } from '../../../src/auth/passwords.
 import { verifyTask } from '../../../src/auth/task-refs.js';
 import type { VerifyInput } from '../../../src/auth/tasks.js';
 import type { Authenticator, AuthResult, Credentials, LoginContext } from '../seams.js';
-import { type CompiledQuery, compileQuery, loginValues, QueryFormatError } from './query.js';
+import { type CompiledQuery, compileQuery, loginValues, QueryFormatError } from '../../../src/auth/query.js';
 
 export interface SqlAuthConfig {
   /** maildrop_query_format_string. */
