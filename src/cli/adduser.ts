@@ -4,7 +4,7 @@
 import { chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { underRoot } from '../../modules/pop3/auth/sql.js';
+import { underRoot } from '../auth/maildrop.js';
 import { hashPassword } from '../auth/passwords.js';
 import { isHostError } from '../errors.js';
 import { withPersonality } from '../host/offline.js';

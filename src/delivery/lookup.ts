@@ -1,10 +1,12 @@
 // Recipient → Maildir through the delivery query (like r2d2's maildrop query, without a password):
 // the same format strings and bound substitutions as POP3 login (%u %l %d %r %%), compiled once.
+
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import type { Database } from '../api.js';
+import { underRoot } from '../auth/maildrop.js';
 // The POP3 module's compiler is the one implementation of the format-string syntax; the delivery
 // routine shares it rather than keeping a second parser in step.
 import { compileQuery, QueryFormatError, splitAddress } from '../auth/query.js';
-import type { Database } from '../api.js';
 
 export const DEFAULT_DELIVERY_QUERY = "SELECT maildrop FROM mailbox WHERE address = '%u' AND active = 1";
 
@@ -19,16 +21,6 @@ export function validateDeliveryQuery(format: string): void {
   if (compileQuery(format).uses.has('password')) {
     throw new QueryFormatError('the delivery query has no password to substitute: remove %p');
   }
-}
-
-/** An absolute path under root, or null when the value escapes it. */
-export function underRoot(root: string, value: string): string | null {
-  if (value.includes('\0')) return null;
-  const base = resolve(root);
-  const abs = resolve(base, value);
-  const rel = relative(base, abs);
-  if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`)) return null;
-  return abs;
 }
 
 function maildropOf(row: Record<string, unknown>): string | null {

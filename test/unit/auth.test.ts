@@ -8,10 +8,10 @@ import {
   apopMatches,
   createSqlAuthenticator,
   type SqlAuthConfig,
-  underRoot,
   validateSqlAuthConfig,
 } from '../../modules/pop3/auth/sql.js';
 import type { Database, WorkerPool } from '../../src/api.js';
+import { underRoot } from '../../src/auth/maildrop.js';
 
 test('underRoot: relative paths under the root, escapes refused', () => {
   assert.equal(underRoot('/var/mail', 'example.com/joe'), '/var/mail/example.com/joe');
