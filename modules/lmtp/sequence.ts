@@ -1,24 +1,6 @@
-// The command sequence of the disconnect log line, as POP3's: one letter per command, a run of the
-// same letter written once with its count (LHLO MAIL RCPT×3 DATA QUIT = `LMr3Dq`).
+// LMTP's letters for the sequence string of the disconnect log line (the folding is the host's,
+// src/sequence.ts): LHLO MAIL RCPT×3 DATA QUIT = `LMr3Dq`.
 //
-// Letters: L LHLO, M MAIL, r RCPT, D DATA, R RSET, n NOOP, v VRFY, q QUIT, ! invalid (unknown or
-// refused verb, over-long line).
-export class Sequence {
-  private done = '';
-  private last = '';
-  private count = 0;
-
-  push(letter: string): void {
-    if (letter === this.last) {
-      this.count++;
-      return;
-    }
-    this.done += this.count > 1 ? this.last + this.count : this.last;
-    this.last = letter;
-    this.count = 1;
-  }
-
-  toString(): string {
-    return this.done + (this.count > 1 ? this.last + this.count : this.last);
-  }
-}
+// L LHLO, M MAIL, r RCPT, D DATA, R RSET, n NOOP, v VRFY, q QUIT, ! invalid (unknown or refused
+// verb, over-long line).
+export { Sequence } from '../../src/api.js';
