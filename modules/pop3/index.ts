@@ -9,17 +9,30 @@ import {
   HostError,
   type Listener,
   type ListenSpec,
+  type Logger,
   type ModuleContext,
   type TlsFiles,
 } from '../../src/api.js';
 import { createSqlAuthenticator, type SqlAuthConfig, validateSqlAuthConfig } from './auth/sql.js';
+import { createSystemAuthenticator, type SystemAuthConfig } from './auth/system.js';
 import { CapaCache } from './capa.js';
 import { createMaildirStore, type MaildirStoreConfig } from './maildir/store.js';
+import { createMboxStore, type MboxStoreConfig } from './mbox/store.js';
+import { createNotifier, type Notifier, type NotifyConfig } from './notify.js';
+import { observeAuth, observeStore, popa3dLines } from './observe.js';
 import { optionSchema, type Pop3Options } from './options.js';
 import { FailurePolicy } from './policy.js';
 import { R } from './replies.js';
+import type { Authenticator, UpdateResult } from './seams.js';
 import { Session, type SessionDeps } from './session.js';
 import { Pop3Stats } from './stats.js';
+import { createStoreSelector } from './store-select.js';
+
+const popa3dObserver = {
+  loaded: (md: { messages: readonly unknown[]; totalSize: number }, log: Logger) =>
+    log.info(popa3dLines.loaded(md.messages.length, md.totalSize)),
+  updated: (r: UpdateResult, log: Logger) => log.info(popa3dLines.updated(r)),
+};
 
 /** Derived configs are rebuilt only when the options object changes (after a reload). */
 function memo<T>(ctx: ModuleContext<Pop3Options>, make: (o: Pop3Options) => T): () => T {
@@ -61,6 +74,27 @@ export function authConfig(o: Pop3Options): SqlAuthConfig {
   };
 }
 
+export function mboxConfig(o: Pop3Options): MboxStoreConfig {
+  return {
+    stripNul: o.strip_nul,
+    ensureHeaderEnd: o.ensure_header_end,
+    chunkSize: o.read_chunk,
+    quoting: o.mbox_from_quoting,
+    lockStaleMs: o.lock_stale,
+    dotlockWaitMs: o.mbox_dotlock_wait,
+    dotlockStaleMs: o.mbox_dotlock_stale,
+  };
+}
+
+export function systemAuthConfig(o: Pop3Options): SystemAuthConfig {
+  return {
+    passwdFile: o.system_passwd_file,
+    shadowFile: o.system_shadow_file,
+    mailPath: o.system_mail_path,
+    minUid: o.system_min_uid,
+  };
+}
+
 export default defineModule(import.meta, {
   name: 'pop3',
   description: 'High performance Maildir POP3 server designed for large scale usage (successor of r2d2)',
@@ -74,6 +108,7 @@ export default defineModule(import.meta, {
     const listeners: Listener[] = [];
     let deps: SessionDeps | undefined;
     let tlsNow: () => TlsFiles | undefined = () => undefined;
+    let notifier: Notifier | undefined;
 
     const listenSpec = (o: Pop3Options): Omit<ListenSpec, 'sessions' | 'name' | 'address' | 'port'> => ({
       backlog: o.backlog,
@@ -95,17 +130,44 @@ export default defineModule(import.meta, {
 
     return {
       async prestart(o) {
-        try {
-          validateSqlAuthConfig(authConfig(o));
-        } catch (e) {
-          throw new HostError('CONFIG', `[pop3] ${(e as Error).message}`, { cause: e });
+        if (o.auth === 'sql') {
+          try {
+            validateSqlAuthConfig(authConfig(o));
+          } catch (e) {
+            throw new HostError('CONFIG', `[pop3] ${(e as Error).message}`, { cause: e });
+          }
         }
         tlsNow = memo(ctx, tlsFiles);
-        const store = createMaildirStore(memo(ctx, storeConfig), ctx.workers);
-        const auth = createSqlAuthenticator({
-          config: memo(ctx, authConfig),
-          database: () => ctx.database(ctx.options().database),
-          workers: ctx.workers,
+        const store = observeStore(
+          createStoreSelector(
+            () => ctx.options().store,
+            createMaildirStore(memo(ctx, storeConfig), ctx.workers),
+            createMboxStore(memo(ctx, mboxConfig), ctx.workers),
+          ),
+          () => (ctx.options().popa3d_log ? popa3dObserver : null),
+        );
+        const backend: Authenticator =
+          o.auth === 'system'
+            ? createSystemAuthenticator(memo(ctx, systemAuthConfig), ctx.workers)
+            : createSqlAuthenticator({
+                config: memo(ctx, authConfig),
+                database: () => ctx.database(ctx.options().database),
+                workers: ctx.workers,
+              });
+        const server = hostname();
+        const notify = createNotifier((): NotifyConfig => {
+          const c = ctx.options();
+          return {
+            destination: c.notify_udp_destination,
+            ttl: c.notify_udp_ttl,
+            secret: c.notify_udp_secret,
+            server,
+          };
+        }, ctx.log);
+        notifier = notify;
+        const auth = observeAuth(backend, (user, lc) => {
+          if (ctx.options().popa3d_log) lc.log.info(popa3dLines.passed(user));
+          notify.loginOk(user, lc.remoteAddress);
         });
         deps = {
           options: () => ctx.options(),
@@ -141,7 +203,7 @@ export default defineModule(import.meta, {
 
       async reload(next, previous) {
         try {
-          validateSqlAuthConfig(authConfig(next));
+          if (next.auth === 'sql') validateSqlAuthConfig(authConfig(next));
         } catch (e) {
           // Logins answer -ERR [SYS/PERM] until the query is fixed; the rest of the reload applies.
           ctx.log.error({ err: (e as Error).message }, 'invalid query after reload');
@@ -176,6 +238,7 @@ export default defineModule(import.meta, {
       },
 
       async stop(deadline) {
+        notifier?.close();
         await Promise.all(listeners.map((l) => l.close().catch(() => {})));
         // Let sessions finish on their own until the deadline.
         while (sessions.size > 0 && Date.now() < deadline) {

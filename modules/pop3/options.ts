@@ -227,6 +227,98 @@ export const optionSchema = {
     reloadable: true,
     description: 'Bytes read per worker hand-off when sending a message.',
   },
+  // ------------------------------------------------------------ other seed servers (issue 5)
+  store: {
+    type: 'enum',
+    values: ['auto', 'maildir', 'mbox'],
+    default: 'auto',
+    reloadable: true,
+    description:
+      'Maildrop format: auto opens a Maildir, and an mbox file when the path is a file (popa3d); maildir or mbox forces one (with mbox a missing file is an empty maildrop).',
+  },
+  mbox_from_quoting: {
+    type: 'enum',
+    values: ['mboxrd', 'mboxo', 'none'],
+    default: 'mboxrd',
+    reloadable: true,
+    description:
+      'How quoted From_ lines in mbox bodies are read: mboxrd removes one > from >+From lines, mboxo only from >From lines, none sends them as stored (as mutt and Dovecot show them).',
+  },
+  mbox_dotlock_wait: {
+    type: 'duration',
+    min: 0,
+    default: 10_000,
+    reloadable: true,
+    description:
+      'How long to wait for an MDA holding the mbox dotlock (USER.lock) before answering [SYS/TEMP].',
+  },
+  mbox_dotlock_stale: {
+    type: 'duration',
+    min: 10_000,
+    default: 300_000,
+    reloadable: true,
+    description: 'A dotlock older than this was left by a crashed program and is removed.',
+  },
+  auth: {
+    type: 'enum',
+    values: ['sql', 'system'],
+    default: 'sql',
+    description: 'Who checks logins: sql (maildrop_query_format_string) or system (passwd + shadow, popa3d).',
+  },
+  system_passwd_file: {
+    type: 'path',
+    default: '/etc/passwd',
+    reloadable: true,
+    description: 'auth = system: the passwd file.',
+  },
+  system_shadow_file: {
+    type: 'path',
+    default: '/etc/shadow',
+    reloadable: true,
+    description: 'auth = system: the shadow file (readable by the server: root or group shadow).',
+  },
+  system_mail_path: {
+    type: 'string',
+    default: '/var/mail/%u',
+    reloadable: true,
+    description:
+      'auth = system: the maildrop of a user; %u user, %h or a leading ~ home directory, %% percent (e.g. ~/Maildir/).',
+  },
+  system_min_uid: {
+    type: 'integer',
+    min: 0,
+    default: 1000,
+    reloadable: true,
+    description: 'auth = system: accounts with a lower uid (system accounts, root) cannot log in.',
+  },
+  popa3d_log: {
+    type: 'boolean',
+    default: true,
+    reloadable: true,
+    description:
+      'Also log popa3d\'s lines: "Authentication passed for USER", "N messages (B bytes) loaded", "D (B) deleted, N (B) left".',
+  },
+  notify_udp_destination: {
+    type: 'string',
+    reloadable: true,
+    description:
+      'host:port receiving a UDP datagram after each successful login (popserv logudp.dst), for POP-before-SMTP and audit; unset: off.',
+  },
+  notify_udp_ttl: {
+    type: 'integer',
+    min: 1,
+    max: 255,
+    default: 1,
+    reloadable: true,
+    description: 'IP TTL of notifications to a multicast destination (popserv logudp.multicast.ttl).',
+  },
+  notify_udp_secret: {
+    type: 'string',
+    secret: true,
+    reloadable: true,
+    description:
+      'Shared secret: each notification carries HMAC-SHA256 over its fields (popserv logudp.secret signed MD5(challenge + secret)).',
+  },
 } as const;
 
 export type Pop3Options = Options<typeof optionSchema>;

@@ -1,0 +1,159 @@
+// The two locks of an mbox maildrop. Synchronous: runs in a worker thread.
+//
+// 1. The dotlock `USER.lock` beside the mbox: the lock every MDA takes before appending (Postfix
+//    local, procmail, Dovecot LDA, exim, mutt). Created with O_CREAT|O_EXCL, held only while the
+//    file is read at open and rewritten at QUIT, never for the whole session, so deliveries wait
+//    at most for one scan or one rewrite. Stale (left by a crashed program) when its mtime is
+//    older than `staleMs` (procmail, mutt and Dovecot use minutes): it is renamed aside, checked,
+//    and removed, so two processes breaking it at once cannot both win.
+// 2. The session lock `USER.pop3.lock` (RFC 1939 exclusive access, `-ERR [IN-USE]`): held for
+//    the whole session, with the Maildir lock's rules (holder host/pid/instance/token, refreshed
+//    mtime; see ../maildir/lock.ts). MDAs do not know it and are never blocked by it.
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { isStale, type LockOwner, lockText } from '../maildir/lock.js';
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException)?.code;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** Block this worker thread (never the event loop: these functions only run in workers). */
+function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/** Create `file` exclusively with `text`; false when it exists. Throws other errors. */
+function createExclusive(file: string, text: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'wx', 0o644);
+  } catch (e) {
+    if (errno(e) === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/** Rename `file` aside and remove it, unless it changed since it was judged stale (then restore). */
+function breakLock(file: string, seen: string): void {
+  const aside = `${file}.stale.${process.pid}.${randomBytes(6).toString('hex')}`;
+  try {
+    renameSync(file, aside);
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return;
+    throw e;
+  }
+  if (readFileSync(aside, 'latin1') !== seen) {
+    try {
+      linkSync(aside, file);
+    } catch {
+      // someone holds it now; not ours either way
+    }
+  }
+  unlinkSync(aside);
+}
+
+export const dotlockPath = (mbox: string): string => `${mbox}.lock`;
+export const sessionLockPath = (mbox: string): string => `${mbox}.pop3.lock`;
+
+/**
+ * Take the dotlock, waiting up to `waitMs` for a delivery in progress. 'busy' when still held.
+ * Throws on IO errors (EACCES: the server cannot write the spool directory).
+ */
+export function dotlock(mbox: string, waitMs: number, staleMs: number): 'locked' | 'busy' {
+  const file = dotlockPath(mbox);
+  const text = `${process.pid}\n`;
+  const until = Date.now() + waitMs;
+  for (;;) {
+    if (createExclusive(file, text)) return 'locked';
+    let seen: string;
+    let mtimeMs: number;
+    try {
+      seen = readFileSync(file, 'latin1');
+      mtimeMs = statSync(file).mtimeMs;
+    } catch (e) {
+      if (errno(e) === 'ENOENT') continue;
+      throw e;
+    }
+    if (Date.now() - mtimeMs > staleMs) {
+      breakLock(file, seen);
+      continue;
+    }
+    if (Date.now() >= until) return 'busy';
+    sleepSync(100);
+  }
+}
+
+export function undotlock(mbox: string): void {
+  try {
+    unlinkSync(dotlockPath(mbox));
+  } catch (e) {
+    if (errno(e) !== 'ENOENT') throw e;
+  }
+}
+
+/** The session lock: 'in-use' when a live session holds it. */
+export function lockSession(mbox: string, o: LockOwner, staleMs: number): 'locked' | 'in-use' {
+  const file = sessionLockPath(mbox);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const now = Date.now();
+    if (createExclusive(file, lockText(o, now))) return 'locked';
+    let seen: string;
+    let mtimeMs: number;
+    try {
+      seen = readFileSync(file, 'latin1');
+      mtimeMs = statSync(file).mtimeMs;
+    } catch (e) {
+      if (errno(e) === 'ENOENT') continue;
+      throw e;
+    }
+    if (!isStale(seen, mtimeMs, o, staleMs, now)) return 'in-use';
+    breakLock(file, seen);
+  }
+  return 'in-use';
+}
+
+function holds(file: string, o: LockOwner): boolean {
+  try {
+    return readFileSync(file, 'latin1').split(' ')[3] === o.token;
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+export function unlockSession(mbox: string, o: LockOwner): boolean {
+  const file = sessionLockPath(mbox);
+  if (!holds(file, o)) return false;
+  try {
+    unlinkSync(file);
+    return true;
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+export function touchSession(mbox: string, o: LockOwner): boolean {
+  const file = sessionLockPath(mbox);
+  if (!holds(file, o)) return false;
+  const t = Date.now() / 1000;
+  utimesSync(file, t, t);
+  return true;
+}

@@ -1,0 +1,256 @@
+// The mbox MaildropStore (`/var/mail/USER` files), beside the Maildir store and with its shape:
+// every blocking step is one worker task (tasks.ts), one hand-off per open, per chunk read, per
+// update or release, each counted as a session delay. See README.md for the format rules.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { DelayCounter, Logger, WorkerPool } from '../../../src/api.js';
+import { task } from '../../../src/api.js';
+import type { LockOwner } from '../maildir/lock.js';
+import type { WireOptions } from '../maildir/wire.js';
+import type {
+  Maildrop,
+  MaildropStore,
+  MessageInfo,
+  OpenOptions,
+  OpenResult,
+  UpdateResult,
+} from '../seams.js';
+import type { FromQuoting } from './parse.js';
+import type {
+  LockTimes,
+  OpenInput,
+  OpenOutput,
+  ReadInput,
+  ReadOutput,
+  SessionInput,
+  UpdateInput,
+  UpdateOutput,
+} from './tasks.js';
+
+export interface MboxStoreConfig extends LockTimes {
+  stripNul: boolean;
+  ensureHeaderEnd: boolean;
+  chunkSize: number;
+  quoting: FromQuoting;
+}
+
+const TASKS = new URL('./tasks.js', import.meta.url);
+const OPEN = task(TASKS, 'open');
+const READ = task(TASKS, 'read');
+const UPDATE = task(TASKS, 'update');
+const RELEASE = task(TASKS, 'release');
+const TOUCH = task(TASKS, 'touch');
+
+/** open() also answers 'not-mbox' when asked to probe (the auto store then keeps the Maildir's answer). */
+export type MboxOpenResult = OpenResult | { ok: false; reason: 'not-mbox' };
+
+export interface MboxStore extends MaildropStore {
+  /** Like open, but a directory or a missing path is 'not-mbox' instead of an error or an empty maildrop. */
+  probe(path: string, options: OpenOptions): Promise<MboxOpenResult>;
+}
+
+/** Thrown by `read` when the file was rewritten in place by another program during the session. */
+export class MboxChangedError extends Error {
+  readonly code = 'MBOX_CHANGED';
+}
+
+export function createMboxStore(config: () => MboxStoreConfig, workers: WorkerPool): MboxStore {
+  const host = hostname();
+  const instance = Math.round(performance.timeOrigin).toString(36);
+  const tokens = randomBytes(4).toString('hex');
+  let opened = 0;
+
+  async function openMbox(path: string, options: OpenOptions, probe: boolean): Promise<MboxOpenResult> {
+    const cfg = config();
+    if (options.folder !== undefined && options.folder !== '') {
+      // An mbox has no Maildir++ folders.
+      return {
+        ok: false,
+        reason: 'temporary',
+        detail: `mbox ${path} has no folder ${JSON.stringify(options.folder)}`,
+      };
+    }
+    const owner: LockOwner = {
+      host,
+      pid: process.pid,
+      instance,
+      token: `${instance}.${tokens}.${(++opened).toString(36)}`,
+    };
+    const wire: WireOptions = { stripNul: cfg.stripNul, ensureHeaderEnd: cfg.ensureHeaderEnd };
+    let r: OpenOutput;
+    try {
+      r = await workers.offload<OpenInput, OpenOutput>(options.session, OPEN, {
+        path,
+        owner,
+        wire,
+        quoting: cfg.quoting,
+        probe,
+        lockStaleMs: cfg.lockStaleMs,
+        dotlockWaitMs: cfg.dotlockWaitMs,
+        dotlockStaleMs: cfg.dotlockStaleMs,
+      });
+    } catch (e) {
+      return { ok: false, reason: 'temporary', detail: `mbox open failed: ${(e as Error).message}` };
+    }
+    if (!r.ok) return r;
+    return { ok: true, maildrop: new MboxDrop(workers, path, owner, r, wire, cfg, options.log) };
+  }
+
+  return {
+    open: (path, options) => openMbox(path, options, false) as Promise<OpenResult>,
+    probe: (path, options) => openMbox(path, options, true),
+  };
+}
+
+class MboxDrop implements Maildrop {
+  readonly messages: readonly MessageInfo[];
+  readonly totalSize: number;
+  private readonly fd: number;
+  private readonly offsets: Float64Array;
+  private readonly snapshot: number;
+  private readonly ino: string;
+  private refresh: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly workers: WorkerPool,
+    readonly path: string,
+    private readonly owner: LockOwner,
+    r: Extract<OpenOutput, { ok: true }>,
+    private readonly wire: WireOptions,
+    private readonly cfg: MboxStoreConfig,
+    private readonly log: Logger,
+  ) {
+    const n = r.sizes.length;
+    const uids = n === 0 ? [] : r.uids.split('\n');
+    const messages: MessageInfo[] = new Array(n);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      messages[i] = { uid: uids[i], size: r.sizes[i] };
+      total += r.sizes[i];
+    }
+    this.messages = messages;
+    this.totalSize = total;
+    this.fd = r.fd;
+    this.offsets = r.offsets;
+    this.snapshot = r.snapshot;
+    this.ino = r.ino;
+    if (cfg.lockStaleMs > 0 && r.fd >= 0) {
+      const every = Math.max(1000, Math.floor(cfg.lockStaleMs / 3));
+      this.refresh = setInterval(() => this.touch(), every);
+      this.refresh.unref();
+    }
+  }
+
+  private session(): SessionInput {
+    return { path: this.path, fd: this.fd, owner: this.owner };
+  }
+
+  private touch(): void {
+    this.workers.run<SessionInput, boolean>(TOUCH, this.session()).then(
+      (ours) => {
+        if (!ours)
+          this.log.warn({ maildrop: this.path }, 'mbox session lock was taken over by another session');
+      },
+      (e: unknown) => this.log.warn({ err: e, maildrop: this.path }, 'mbox session lock refresh failed'),
+    );
+  }
+
+  async *read(index: number, lines: number | null, session: DelayCounter): AsyncIterable<Buffer> {
+    if (this.closed) throw new Error('maildrop is closed');
+    if (!Number.isInteger(index) || index < 0 || index >= this.messages.length) {
+      throw new RangeError(`no message ${index + 1}`);
+    }
+    const o = this.offsets;
+    const base: ReadInput = {
+      fd: this.fd,
+      from: o[3 * index],
+      start: o[3 * index + 1],
+      end: o[3 * index + 2],
+      offset: o[3 * index + 1],
+      atLineStart: true,
+      state: null,
+      lines,
+      chunkSize: Math.max(4096, this.cfg.chunkSize),
+      wire: this.wire,
+      quoting: this.cfg.quoting,
+    };
+    let pending: Promise<ReadOutput> | null = this.workers.offload<ReadInput, ReadOutput>(
+      session,
+      READ,
+      base,
+    );
+    try {
+      while (pending !== null) {
+        const r: ReadOutput = await pending;
+        pending = null;
+        if (r.changed) throw new MboxChangedError(`${this.path} was rewritten by another program`);
+        if (!r.done) {
+          pending = this.workers.offload<ReadInput, ReadOutput>(session, READ, {
+            ...base,
+            offset: r.offset,
+            atLineStart: r.atLineStart,
+            state: r.state,
+          });
+        }
+        if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
+      }
+    } finally {
+      if (pending !== null) (pending as Promise<ReadOutput>).catch(() => undefined);
+    }
+  }
+
+  async update(deleted: ReadonlySet<number>, session: DelayCounter): Promise<UpdateResult> {
+    if (this.closed) throw new Error('maildrop is closed');
+    this.close();
+    const marked = [...deleted].filter((i) => i >= 0 && i < this.messages.length).sort((a, b) => a - b);
+    let markedBytes = 0;
+    for (const i of marked) markedBytes += this.messages[i].size;
+    const froms: number[] = new Array(this.messages.length);
+    for (let i = 0; i < froms.length; i++) froms[i] = this.offsets[3 * i];
+    const r = await this.workers.offload<UpdateInput, UpdateOutput>(session, UPDATE, {
+      ...this.session(),
+      ino: this.ino,
+      snapshot: this.snapshot,
+      froms,
+      deleted: marked,
+      lockStaleMs: this.cfg.lockStaleMs,
+      dotlockWaitMs: this.cfg.dotlockWaitMs,
+      dotlockStaleMs: this.cfg.dotlockStaleMs,
+    });
+    if (!r.ok) {
+      this.log.error({ maildrop: this.path, detail: r.detail }, 'mbox update failed: nothing removed');
+      return {
+        deleted: 0,
+        deletedBytes: 0,
+        failed: marked.length,
+        left: this.messages.length,
+        leftBytes: this.totalSize,
+      };
+    }
+    if (r.appended > 0)
+      this.log.info(
+        { maildrop: this.path, appended_bytes: r.appended },
+        'mbox: mail delivered during the session kept',
+      );
+    return {
+      deleted: marked.length,
+      deletedBytes: markedBytes,
+      failed: 0,
+      left: this.messages.length - marked.length,
+      leftBytes: this.totalSize - markedBytes,
+    };
+  }
+
+  async release(session: DelayCounter): Promise<void> {
+    if (this.closed) return;
+    this.close();
+    await this.workers.offload<SessionInput, boolean>(session, RELEASE, this.session());
+  }
+
+  private close(): void {
+    this.closed = true;
+    if (this.refresh) clearInterval(this.refresh);
+    this.refresh = undefined;
+  }
+}

@@ -1,0 +1,379 @@
+// The mbox store's worker tasks: synchronous file work, one hand-off each.
+// open: session lock, dotlock, scan, dotlock off (the file stays open for the session: reads see
+// the snapshot's bytes even if another program replaces the file); read: one line-aligned chunk
+// of wire bytes; update: under the dotlock, shift the kept messages and anything appended since the
+// snapshot down over the deleted ones, truncate; release: close and unlock; touch: keep the
+// session lock fresh.
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import type { LockOwner } from '../maildir/lock.js';
+import {
+  encode,
+  finish,
+  initialState,
+  maxOutput,
+  type WireOptions,
+  type WireState,
+} from '../maildir/wire.js';
+import { dotlock, lockSession, touchSession, undotlock, unlockSession } from './locks.js';
+import { type FromQuoting, MboxParser, unquote } from './parse.js';
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException)?.code;
+}
+function describe(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err?.code ? `${err.code}: ${err.message}` : String(e);
+}
+
+export interface LockTimes {
+  /** Session lock: stale after this long without a refresh. */
+  lockStaleMs: number;
+  /** How long to wait for an MDA's dotlock. */
+  dotlockWaitMs: number;
+  /** A dotlock older than this is left over from a crash. */
+  dotlockStaleMs: number;
+}
+
+export interface OpenInput extends LockTimes {
+  path: string;
+  owner: LockOwner;
+  wire: WireOptions;
+  quoting: FromQuoting;
+  /** auto store: answer 'not-mbox' for a directory or a missing path instead of failing. */
+  probe: boolean;
+}
+
+export type OpenOutput =
+  | {
+      ok: true;
+      /** -1: no file (an empty maildrop, nothing locked). */
+      fd: number;
+      ino: string;
+      /** File size scanned: later bytes were appended during the session. */
+      snapshot: number;
+      /** from, start, end per message. */
+      offsets: Float64Array;
+      sizes: Float64Array;
+      /** Joined by '\n'. */
+      uids: string;
+    }
+  | { ok: false; reason: 'in-use' }
+  | { ok: false; reason: 'not-mbox' }
+  | { ok: false; reason: 'temporary'; detail: string };
+
+const SCAN_CHUNK = 1 << 20;
+
+/** Parse `fd` up to `size`, one chunk at a time; a line never splits between two parser calls. */
+function scan(fd: number, size: number, parser: MboxParser): void {
+  let buf = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, Math.max(size, 1)));
+  let pos = 0; // file offset of buf[0]
+  let carry = 0;
+  for (;;) {
+    if (carry === buf.length) {
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, carry);
+      buf = bigger;
+    }
+    const want = Math.min(buf.length - carry, size - pos - carry);
+    const n = want > 0 ? readSync(fd, buf, carry, want, pos + carry) : 0;
+    const total = carry + n;
+    const eof = n === 0 || pos + total >= size;
+    let s = 0;
+    for (;;) {
+      const lf = buf.indexOf(10, s);
+      if (lf < 0 || lf >= total) break;
+      parser.line(buf, s, lf + 1, pos + s);
+      s = lf + 1;
+    }
+    if (eof) {
+      if (s < total) parser.line(buf, s, total, pos + s);
+      return;
+    }
+    buf.copy(buf, 0, s, total);
+    carry = total - s;
+    pos += s;
+  }
+}
+
+function openRw(path: string): number {
+  try {
+    return openSync(path, 'r+');
+  } catch (e) {
+    // Read-only access still serves RETR; QUIT with deletions then fails (reported to the client).
+    if (errno(e) === 'EACCES' || errno(e) === 'EROFS') return openSync(path, 'r');
+    throw e;
+  }
+}
+
+export function open(input: OpenInput): OpenOutput {
+  const { path, owner } = input;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) {
+      if (input.probe) return { ok: false, reason: 'not-mbox' };
+      return { ok: false, reason: 'temporary', detail: `${path} is a directory, not an mbox file` };
+    }
+  } catch (e) {
+    if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') {
+      if (input.probe) return { ok: false, reason: 'not-mbox' };
+      // No spool file yet: an empty maildrop (popa3d and Dovecot do the same).
+      return empty();
+    }
+    return { ok: false, reason: 'temporary', detail: `cannot stat ${path}: ${describe(e)}` };
+  }
+  try {
+    if (lockSession(path, owner, input.lockStaleMs) === 'in-use') return { ok: false, reason: 'in-use' };
+  } catch (e) {
+    return { ok: false, reason: 'temporary', detail: `cannot lock ${path}: ${describe(e)}` };
+  }
+  let fd = -1;
+  let dotlocked = false;
+  try {
+    if (dotlock(path, input.dotlockWaitMs, input.dotlockStaleMs) === 'busy') {
+      unlockSession(path, owner);
+      return { ok: false, reason: 'temporary', detail: `${path} stays locked by another program` };
+    }
+    dotlocked = true;
+    fd = openRw(path);
+    const st = fstatSync(fd);
+    const parser = new MboxParser(input.wire, input.quoting);
+    scan(fd, st.size, parser);
+    const messages = parser.end(st.size);
+    undotlock(path);
+    dotlocked = false;
+    if (parser.garbage) throw new Error(`${path} is not an mbox file (it does not begin with a From_ line)`);
+    const n = messages.length;
+    const offsets = new Float64Array(3 * n);
+    const sizes = new Float64Array(n);
+    const uids: string[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const m = messages[i];
+      offsets[3 * i] = m.from;
+      offsets[3 * i + 1] = m.start;
+      offsets[3 * i + 2] = m.end;
+      sizes[i] = m.size;
+      uids[i] = m.uid;
+    }
+    return { ok: true, fd, ino: String(st.ino), snapshot: st.size, offsets, sizes, uids: uids.join('\n') };
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      if (dotlocked) undotlock(path);
+      unlockSession(path, owner);
+    } catch {
+      // the open failed already; leftover locks go stale
+    }
+    return { ok: false, reason: 'temporary', detail: `cannot read ${path}: ${describe(e)}` };
+  }
+}
+
+function empty(): OpenOutput {
+  return {
+    ok: true,
+    fd: -1,
+    ino: '',
+    snapshot: 0,
+    offsets: new Float64Array(0),
+    sizes: new Float64Array(0),
+    uids: '',
+  };
+}
+
+export interface ReadInput {
+  fd: number;
+  /** The message's From_ line offset: checked on the first chunk. */
+  from: number;
+  start: number;
+  end: number;
+  /** File offset of the next byte to read. */
+  offset: number;
+  atLineStart: boolean;
+  state: WireState | null;
+  lines: number | null;
+  chunkSize: number;
+  wire: WireOptions;
+  quoting: FromQuoting;
+}
+
+export interface ReadOutput {
+  buf: ArrayBuffer;
+  length: number;
+  offset: number;
+  atLineStart: boolean;
+  state: WireState;
+  done: boolean;
+  /** The bytes at the message's offset are no longer its From_ line (file rewritten in place). */
+  changed?: boolean;
+}
+
+let inbuf = Buffer.allocUnsafeSlow(64 * 1024);
+
+function readAt(fd: number, buf: Buffer, len: number, pos: number): number {
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, buf, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+export function read(input: ReadInput): ReadOutput {
+  const state = input.state ?? initialState();
+  if (input.offset === input.start && input.start > input.from) {
+    const head = Buffer.alloc(5);
+    if (readAt(input.fd, head, 5, input.from) < 5 || head.toString('latin1') !== 'From ') {
+      return {
+        buf: new ArrayBuffer(0),
+        length: 0,
+        offset: input.offset,
+        atLineStart: true,
+        state,
+        done: true,
+        changed: true,
+      };
+    }
+  }
+  const want = Math.max(0, Math.min(input.chunkSize, input.end - input.offset));
+  if (inbuf.length < want) inbuf = Buffer.allocUnsafeSlow(want);
+  const got = want > 0 ? readAt(input.fd, inbuf, want, input.offset) : 0;
+  let use = got;
+  if (input.offset + got < input.end && got === want) {
+    // Cut at the last line end so every line start in the chunk has its whole `>From ` prefix.
+    const lf = inbuf.lastIndexOf(10, got - 1);
+    if (lf >= 0) use = lf + 1;
+  }
+  const eof = input.offset + use >= input.end || got < want;
+  const chunk = unquote(inbuf.subarray(0, use), input.atLineStart, input.quoting);
+  const out = Buffer.allocUnsafeSlow(maxOutput(chunk.length));
+  let len = encode(state, chunk, out, 0, input.lines, input.wire);
+  if (eof) len = finish(state, out, len, input.wire);
+  const result: ReadOutput = {
+    buf: out.buffer as ArrayBuffer,
+    length: len,
+    offset: input.offset + use,
+    atLineStart: use > 0 ? inbuf[use - 1] === 10 : input.atLineStart,
+    state,
+    done: eof || state.done,
+  };
+  const movable = { [transferableSymbol]: [out.buffer], [valueSymbol]: result };
+  return move(movable) as unknown as ReadOutput;
+}
+
+export interface SessionInput {
+  path: string;
+  fd: number;
+  owner: LockOwner;
+}
+
+export interface UpdateInput extends SessionInput, LockTimes {
+  ino: string;
+  snapshot: number;
+  /** From_ line offset of every message, in file order. */
+  froms: number[];
+  /** Indexes to remove, ascending. */
+  deleted: number[];
+}
+
+export type UpdateOutput = { ok: true; appended: number } | { ok: false; detail: string };
+
+const COPY_CHUNK = 1 << 20;
+
+export function update(input: UpdateInput): UpdateOutput {
+  try {
+    if (input.deleted.length === 0 || input.fd < 0) return { ok: true, appended: 0 };
+    return rewrite(input);
+  } finally {
+    release(input);
+  }
+}
+
+function rewrite(input: UpdateInput): UpdateOutput {
+  const { path, fd, froms, snapshot } = input;
+  let locked: 'locked' | 'busy';
+  try {
+    locked = dotlock(path, input.dotlockWaitMs, input.dotlockStaleMs);
+  } catch (e) {
+    return { ok: false, detail: `cannot dotlock ${path}: ${describe(e)}` };
+  }
+  if (locked === 'busy') return { ok: false, detail: `${path} stays locked by another program` };
+  try {
+    // Only appends are expected while we were not holding the dotlock; anything else is refused.
+    const now = fstatSync(fd);
+    let onDisk: ReturnType<typeof statSync> | undefined;
+    try {
+      onDisk = statSync(path);
+    } catch {
+      onDisk = undefined;
+    }
+    if (onDisk === undefined || String(onDisk.ino) !== input.ino) {
+      return { ok: false, detail: `${path} was replaced by another program during the session` };
+    }
+    if (now.size < snapshot) return { ok: false, detail: `${path} shrank during the session` };
+    const head = Buffer.alloc(5);
+    for (const at of froms) {
+      if (readAt(fd, head, 5, at) < 5 || head.toString('latin1') !== 'From ') {
+        return { ok: false, detail: `${path} was changed by another program during the session` };
+      }
+    }
+    const dropped = new Set(input.deleted);
+    const n = froms.length;
+    const first = input.deleted[0];
+    let w = froms[first];
+    const buf = Buffer.allocUnsafe(COPY_CHUNK);
+    const copy = (from: number, to: number) => {
+      // w <= from: each chunk is read before anything at or after it is overwritten.
+      let r = from;
+      while (r < to) {
+        const got = readAt(fd, buf, Math.min(COPY_CHUNK, to - r), r);
+        if (got === 0) throw new Error(`short read at ${r} in ${path}`);
+        let done = 0;
+        while (done < got) done += writeSync(fd, buf, done, got - done, w + done);
+        w += got;
+        r += got;
+      }
+    };
+    for (let i = first; i < n; i++) {
+      if (dropped.has(i)) continue;
+      copy(froms[i], i + 1 < n ? froms[i + 1] : snapshot);
+    }
+    // Mail delivered during the session (under the MDA's dotlock, after our snapshot) is kept.
+    copy(snapshot, now.size);
+    ftruncateSync(fd, w);
+    fsyncSync(fd);
+    return { ok: true, appended: now.size - snapshot };
+  } catch (e) {
+    return { ok: false, detail: `rewrite of ${path} failed: ${describe(e)}` };
+  } finally {
+    try {
+      undotlock(path);
+    } catch {
+      // goes stale
+    }
+  }
+}
+
+export function release(input: SessionInput): boolean {
+  if (input.fd < 0) return false;
+  try {
+    closeSync(input.fd);
+  } catch {
+    // already closed
+  }
+  return unlockSession(input.path, input.owner);
+}
+
+export function touch(input: SessionInput): boolean {
+  if (input.fd < 0) return true;
+  return touchSession(input.path, input.owner);
+}
