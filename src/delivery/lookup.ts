@@ -1,10 +1,9 @@
 // Recipient → Maildir through the delivery query (like r2d2's maildrop query, without a password):
 // the same format strings and bound substitutions as POP3 login (%u %l %d %r %%), compiled once.
 
-import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Database } from '../api.js';
 import { underRoot } from '../auth/maildrop.js';
-// The POP3 module's compiler is the one implementation of the format-string syntax; the delivery
+// The login query's compiler is the one implementation of the format-string syntax; the delivery
 // routine shares it rather than keeping a second parser in step.
 import { compileQuery, QueryFormatError, splitAddress } from '../auth/query.js';
 

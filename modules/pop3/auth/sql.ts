@@ -12,7 +12,6 @@
 // or a disabled account takes effect on the next login.
 
 import { createHash } from 'node:crypto';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Database, WorkerPool } from '../../../src/api.js';
 import { underRoot } from '../../../src/auth/maildrop.js';
 import { constantTimeEqual, storedPlaintext } from '../../../src/auth/passwords.js';
@@ -122,7 +121,11 @@ export function createSqlAuthenticator(deps: SqlAuthDeps): Authenticator {
           try {
             ok = await verifyInWorker(ctx, { plain: password, stored });
           } catch (e) {
-            return { ok: false, reason: 'temporary', detail: `password check failed: ${(e as Error).message}` };
+            return {
+              ok: false,
+              reason: 'temporary',
+              detail: `password check failed: ${(e as Error).message}`,
+            };
           }
         }
         if (!ok) return INVALID;
