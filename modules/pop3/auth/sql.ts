@@ -12,6 +12,7 @@
 // or a disabled account takes effect on the next login.
 
 import { createHash } from 'node:crypto';
+import { isAbsolute } from 'node:path';
 import type { Database, WorkerPool } from '../../../src/api.js';
 import { underRoot } from '../../../src/auth/maildrop.js';
 import { constantTimeEqual, storedPlaintext } from '../../../src/auth/passwords.js';
