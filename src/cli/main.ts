@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// The `host` command: start, check, inspect, deliver, adduser.
+// The `host` command: start, serve-stdio, check, inspect, deliver, adduser.
 
 const USAGE = `usage: host <command> [arguments]
 
   start [DIR]        run the server in the foreground (DIR, else $SERVER_PERSONALITY_PATH, else ./personality)
+  serve-stdio [DIR] [MODULE]
+                     serve one session on stdin/stdout (inetd, xinetd, tcpserver, systemd Accept=yes)
   check DIR          validate the personality; print the effective configuration
   inspect MODULE     print a module's summary and options (a module name in the personality, or a file)
   reference [DIR]    print the c11n reference (Markdown) of the host and the personality's modules
@@ -18,6 +20,8 @@ async function main(argv: string[]): Promise<number | undefined> {
       const { runHost } = await import('../host/host.js');
       return runHost(rest[0]);
     }
+    case 'serve-stdio':
+      return (await import('./serve-stdio.js')).runServeStdio(rest);
     case 'check':
       return (await import('./check.js')).runCheck(rest);
     case 'inspect':

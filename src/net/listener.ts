@@ -6,6 +6,7 @@ import { createServer, type Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { Connection, Endpoint, Listener, ListenSpec, Logger } from '../api.js';
 import { HostError } from '../errors.js';
+import { claimListenFd } from './activation.js';
 import { type AddressMatcher, addressMatcher, canonicalAddress, isLoopback } from './addresses.js';
 import { Conn, type IpGate, ignore } from './connection.js';
 import { parseProxyHeader } from './proxy.js';
@@ -20,11 +21,24 @@ const REFUSE_LINGER_MS = 5_000;
 /** Per-process session numbers, as in `[1]` in the log. */
 let nextSession = 1;
 
+export type ListenFunction = (
+  spec: ListenSpec,
+  onConnection: (c: Connection) => void,
+  log: Logger,
+) => Promise<Listener>;
+
+/** `host serve-stdio`: listeners are not bound; the diversion receives them (src/cli/serve-stdio.ts). */
+let diversion: ListenFunction | null = null;
+export function divertListeners(fn: ListenFunction | null): void {
+  diversion = fn;
+}
+
 export async function listen(
   spec: ListenSpec,
   onConnection: (c: Connection) => void,
   log: Logger,
 ): Promise<Listener> {
+  if (diversion !== null) return diversion(spec, onConnection, log);
   let perIpLimit = spec.perIpLimit;
   let busyReply = spec.busyReply;
   let trusted: AddressMatcher = addressMatcher(spec.trustedProxies);
@@ -42,8 +56,10 @@ export async function listen(
   const server = createServer({ allowHalfOpen: true });
   server.on('connection', accept);
 
-  if (spec.path !== undefined) removeStaleSocket(spec.path);
-  const where = spec.path ?? `${spec.address}:${spec.port}`;
+  // systemd socket activation: an inherited listening socket instead of a bind (activation.ts).
+  const fd = claimListenFd(spec.name);
+  if (spec.path !== undefined && fd === undefined) removeStaleSocket(spec.path);
+  const where = fd !== undefined ? `inherited fd ${fd}` : (spec.path ?? `${spec.address}:${spec.port}`);
   await new Promise<void>((resolve, reject) => {
     const failed = (e: Error) =>
       reject(new HostError('LISTEN', `${spec.name}: cannot listen on ${where}: ${e.message}`, { cause: e }));
@@ -52,14 +68,15 @@ export async function listen(
       server.removeListener('error', failed);
       resolve();
     };
-    if (spec.path !== undefined) server.listen({ path: spec.path, backlog: spec.backlog }, done);
+    if (fd !== undefined) server.listen({ fd, backlog: spec.backlog }, done);
+    else if (spec.path !== undefined) server.listen({ path: spec.path, backlog: spec.backlog }, done);
     else server.listen({ host: spec.address, port: spec.port, backlog: spec.backlog }, done);
   });
   server.on('error', (e) => log.error({ listener: spec.name, err: e.message }, 'listener error'));
   const bound = server.address();
   const address = typeof bound === 'string' ? bound : (bound?.address ?? spec.address);
   const port = typeof bound === 'object' && bound !== null ? bound.port : 0;
-  log.info({ listener: spec.name, address, port }, 'listening');
+  log.info({ listener: spec.name, address, port, fd }, 'listening');
 
   function accept(socket: Socket): void {
     socket.on('error', ignore); // resets before the session exists; the Connection logs later ones

@@ -1,0 +1,224 @@
+// `host serve-stdio [DIR] [MODULE]`: one session on standard input/output, for a super-server:
+// inetd and xinetd (`wait = no`), tcpserver, socat EXEC, systemd `Accept=yes` services. The same
+// personality, modules, c11n and logs as `host start`; only the listeners differ: none is bound,
+// and the first one of MODULE (default: the first module that listens) gets this one connection.
+// Logs go to standard error (standard output is the client). The process exits when the session
+// ends.
+//
+// The client's address: TCPREMOTEIP/TCPREMOTEPORT (tcpserver), REMOTE_ADDR/REMOTE_PORT (systemd),
+// SOCAT_PEERADDR/SOCAT_PEERPORT (socat), else the peer of fd 0 when it is a TCP socket. A pipe or
+// a Unix socket pair without any of these is a local client (loopback for plaintext_without_tls).
+import { fstatSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import pino from 'pino';
+import type { Connection, Endpoint, Listener, ListenSpec, Logger } from '../api.js';
+import { Host, logStartupError } from '../host/host.js';
+import { peekHostOptions } from '../host/peek.js';
+import { personalityDir } from '../host/personality.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { canonicalAddress, isLoopback } from '../net/addresses.js';
+import { Conn } from '../net/connection.js';
+import { divertListeners } from '../net/listener.js';
+
+export const SERVE_STDIO_USAGE = `usage: host serve-stdio [DIR] [MODULE]
+
+One session on standard input and output (inetd, xinetd, tcpserver, socat, systemd Accept=yes).
+DIR is the personality (else $SERVER_PERSONALITY_PATH, else ./personality); MODULE the module that
+serves it (default: the first module that opens a listener). Logs go to standard error.
+`;
+
+/** fd 0 and fd 1 are the same open socket (inetd, tcpserver, systemd and socat all do this). */
+function sameFile(a: number, b: number): boolean {
+  try {
+    const x = fstatSync(a);
+    const y = fstatSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Separate input and output descriptors (two pipes) as one socket-like duplex: what a Connection
+ * needs from a socket (data, end, close, timeout, cork) and no more.
+ */
+class PipePair extends Duplex {
+  private timer: NodeJS.Timeout | undefined;
+  private timeoutMs = 0;
+
+  constructor(
+    private readonly input: Socket,
+    private readonly output: Socket,
+  ) {
+    super({ allowHalfOpen: true });
+    input.on('data', (d: Buffer) => {
+      this.touch();
+      if (!this.push(d)) input.pause();
+    });
+    input.on('end', () => this.push(null));
+    input.on('error', (e) => this.destroy(e));
+    output.on('error', (e) => this.destroy(e));
+  }
+
+  override _read(): void {
+    this.input.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.touch();
+    this.output.write(chunk, cb);
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    this.output.end(() => cb());
+  }
+
+  override _destroy(err: Error | null, cb: (e: Error | null) => void): void {
+    clearTimeout(this.timer);
+    this.input.destroy();
+    this.output.destroy();
+    cb(err);
+  }
+
+  setTimeout(ms: number, cb?: () => void): this {
+    this.timeoutMs = ms;
+    if (cb) this.once('timeout', cb);
+    this.touch();
+    return this;
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  private touch(): void {
+    clearTimeout(this.timer);
+    if (this.timeoutMs > 0 && !this.destroyed) {
+      this.timer = setTimeout(() => this.emit('timeout'), this.timeoutMs);
+      this.timer.unref();
+    }
+  }
+}
+
+function envAddress(env: NodeJS.ProcessEnv, sock: Socket | null): { ip: string | undefined; port: number } {
+  const pairs: [string, string][] = [
+    ['TCPREMOTEIP', 'TCPREMOTEPORT'],
+    ['REMOTE_ADDR', 'REMOTE_PORT'],
+    ['SOCAT_PEERADDR', 'SOCAT_PEERPORT'],
+  ];
+  for (const [a, p] of pairs) {
+    if (env[a]) return { ip: env[a], port: Number(env[p]) || 0 };
+  }
+  if (sock?.remoteAddress) return { ip: sock.remoteAddress, port: sock.remotePort ?? 0 };
+  return { ip: undefined, port: 0 };
+}
+
+function localAddress(env: NodeJS.ProcessEnv, sock: Socket | null): Endpoint {
+  if (env.TCPLOCALIP)
+    return { address: canonicalAddress(env.TCPLOCALIP), port: Number(env.TCPLOCALPORT) || 0 };
+  if (env.SOCAT_SOCKADDR) {
+    return { address: canonicalAddress(env.SOCAT_SOCKADDR), port: Number(env.SOCAT_SOCKPORT) || 0 };
+  }
+  if (sock?.localAddress) return { address: canonicalAddress(sock.localAddress), port: sock.localPort ?? 0 };
+  return { address: 'stdio', port: 0 };
+}
+
+interface Target {
+  spec: ListenSpec;
+  onConnection: (c: Connection) => void;
+  log: Logger;
+}
+
+export async function runServeStdio(args: string[]): Promise<number | undefined> {
+  if (args[0] === '--help' || args[0] === '-h') {
+    process.stdout.write(SERVE_STDIO_USAGE);
+    return 0;
+  }
+  const [dirArg, moduleName] = args;
+  const dir = personalityDir(dirArg);
+  const peek = peekHostOptions(dir);
+  // Under inetd fd 2 may be the client socket too: then nothing may be written there.
+  const quiet = sameFile(0, 2);
+  const root = createLogger({
+    identity: peek.identity,
+    level: quiet ? ('silent' as LogLevel) : (peek.log_level as LogLevel),
+    format: peek.log_format,
+    destination: pino.destination({ fd: 2, sync: true }),
+  });
+  const log = root.child({ module: 'host' });
+
+  const targets: Target[] = [];
+  divertListeners(async (spec, onConnection, moduleLog) => {
+    targets.push({ spec, onConnection, log: moduleLog });
+    const listener: Listener = {
+      name: spec.name,
+      address: 'stdio',
+      port: 0,
+      close: async () => {},
+      update: () => {},
+    };
+    return listener;
+  });
+
+  const host = new Host(dir, root);
+  try {
+    await host.start();
+  } catch (e) {
+    logStartupError(log, e);
+    return 1;
+  }
+  host.installSignals();
+  const target =
+    moduleName === undefined
+      ? targets[0]
+      : targets.find((t) => t.log.bindings().module === moduleName || t.spec.name === moduleName);
+  if (target === undefined) {
+    log.fatal(moduleName ? `no listener of module "${moduleName}"` : 'no module opened a listener');
+    await host.stop('no module');
+    return 1;
+  }
+
+  let sock: Socket | null = null;
+  let stream: Socket;
+  if (sameFile(0, 1)) {
+    sock = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
+    stream = sock;
+    if (sock.remoteAddress) sock.setNoDelay(true);
+  } else {
+    const input = new Socket({ fd: 0, readable: true, writable: false });
+    const output = new Socket({ fd: 1, readable: false, writable: true });
+    stream = new PipePair(input, output) as unknown as Socket;
+  }
+  const env = process.env;
+  const peer = envAddress(env, sock);
+  const remote: Endpoint = {
+    address: peer.ip !== undefined ? canonicalAddress(peer.ip) : 'stdio',
+    port: peer.port,
+  };
+  const slot = await target.spec.sessions.tryAcquire();
+  if (slot === null) {
+    stream.end(target.spec.busyReply);
+    return 1;
+  }
+  const conn = new Conn({
+    id: 1,
+    remote,
+    local: localAddress(env, sock),
+    proxied: false,
+    secure: false,
+    // No address at all: a pipe from a local process.
+    loopback: peer.ip === undefined || isLoopback(remote.address),
+    socket: stream,
+    parentLog: target.log,
+    slot,
+    gate: null,
+  });
+  target.onConnection(conn);
+  await conn.closed;
+  // The module logs the session's disconnect line while it stops (it waits for its sessions).
+  await host.stop('end of session');
+  // Nothing else is left to serve; do not wait for stray handles.
+  setImmediate(() => process.exit(0));
+  return 0;
+}
