@@ -25,13 +25,14 @@ const { values: args } = parseArgs({
     'dovecot-port': { type: 'string', default: '12210' },
     'pop3-option': { type: 'string', multiple: true, default: [] },
     rounds: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (args.help) {
   process.stdout.write(`npm run bench -- [--full] [--target both|ours|dovecot] [--only ${FIGURES.join(',')}]
-    [--port 12110] [--dovecot-port 12210] [--rounds 3] [--pop3-option key=value ...]
+    [--port 12110] [--dovecot-port 12210] [--rounds 3] [--pop3-option key=value ...] [--cpu-prof]
 Quick by default (5 s per load run, 2,000 idle sessions held 5 s, 3 scale trials);
 --full: 20 s session runs, 10 s RETR runs, idle also at 10,000 and 16,000 sessions held 30 s,
 5 scale trials. Load runs alternate the servers for --rounds rounds and keep each one's median.
@@ -78,7 +79,15 @@ async function main(): Promise<void> {
       notes.push(`Dovecot ${await dovecotVersion()}`);
     } else notes.push('Dovecot not installed (apt-get install -y dovecot-core dovecot-pop3d): ours only');
   }
-  const oursOpts = { port: Number(args.port), processes: 1, pop3Extra: args['pop3-option'] ?? [] };
+  const profDir = join(work, 'prof');
+  const oursOpts = {
+    port: Number(args.port),
+    processes: 1,
+    pop3Extra: args['pop3-option'] ?? [],
+    nodeArgs: args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+  };
+  if (args['cpu-prof'])
+    notes.push(`ours ran with --cpu-prof: profiles in ${profDir} (node bench/profile-top.mjs FILE)`);
   let ours: Ours | undefined;
   if (wanted.includes('ours')) {
     if (!oursBuilt()) notes.push(`ours not built (${compiled.mainJs} or ${compiled.pop3Module} missing)`);
@@ -154,11 +163,15 @@ async function main(): Promise<void> {
       await rounds('retr big', targets, (t) => retr(t, 'big', retrSecs));
     }
     if (only.has('idle')) {
-      await each('idle 2000', (t) => idle(t, 's14', 2000, hold));
+      await each('idle 2000', async (t) => {
+        await t.fresh?.();
+        return idle(t, 's14', 2000, hold);
+      });
       if (full && ours) {
         const o = ours;
         for (const k of [10_000, 16_000]) {
           try {
+            await o.fresh();
             record(`idle ${k}`, 'ours', await idle(o, 'idle', k, hold));
           } catch (e) {
             log(`ours idle ${k} FAILED: ${(e as Error).message}`);

@@ -20,11 +20,18 @@ async function measured(
   args: readonly string[],
   limitMs: number,
   onLine?: (l: string) => void,
-): Promise<{ r: PopResult; cpu: CpuUse }> {
+): Promise<{ r: PopResult; cpu: CpuUse; why: Record<string, string> }> {
   const a = cpuMark(t.pids());
-  const { result } = await popload(port, args, limitMs, onLine);
+  const { result, failures } = await popload(port, args, limitMs, onLine);
   const cpu = cpuUse(a, cpuMark(t.pids()));
-  return { r: result, cpu };
+  // The distinct failures (most often first), so an error count comes with its reason.
+  const counts = new Map<string, number>();
+  for (const f of failures) counts.set(f, (counts.get(f) ?? 0) + 1);
+  const top = [...counts].sort((x, y) => y[1] - x[1]).slice(0, 3);
+  const why: Record<string, string> = top.length
+    ? { failures: top.map(([f, n]) => `${n}× ${f}`).join('; ') }
+    : {};
+  return { r: result, cpu, why };
 }
 
 function firstUser(set: string): { user: string; pass: string } {
@@ -61,7 +68,7 @@ export async function warmUp(t: Target, set: string): Promise<PopResult> {
 
 /** Best case: connect, USER, PASS, STAT, UIDL, QUIT on unchanged mailboxes. Value: sessions/s. */
 export async function sessionRate(t: Target, set: string, conc: number, seconds: number): Promise<Measured> {
-  const { r, cpu } = await measured(
+  const { r, cpu, why } = await measured(
     t,
     t.port,
     ['--users', files.users(set), '--mode', 'session', '-c', String(conc), '--seconds', String(seconds)],
@@ -74,6 +81,7 @@ export async function sessionRate(t: Target, set: string, conc: number, seconds:
       p99_ms: r.p99_ms ?? 0,
       sessions: r.sessions ?? 0,
       errors: r.errors ?? 0,
+      ...why,
     },
     cpu,
   };
@@ -90,7 +98,7 @@ export async function retr(t: Target, user: 'bulk' | 'big', seconds: number): Pr
     peak = Math.max(peak, memory(t.pids()).rssKb);
   }, 100);
   try {
-    const { r, cpu } = await measured(
+    const { r, cpu, why } = await measured(
       t,
       t.port,
       [
@@ -116,6 +124,7 @@ export async function retr(t: Target, user: 'bulk' | 'big', seconds: number): Pr
         errors: r.errors ?? 0,
         rss_before_kb: before.rssKb,
         rss_peak_growth_kb: peak - before.rssKb,
+        ...why,
       },
       cpu,
     };
@@ -128,9 +137,11 @@ export async function retr(t: Target, user: 'bulk' | 'big', seconds: number): Pr
 export async function idle(t: Target, set: string, conns: number, hold: number): Promise<Measured> {
   await new Promise((r) => setTimeout(r, 1000));
   const before = memory(t.pids());
-  let during: Memory | undefined;
+  // Memory is sampled every second of the hold: the value is the last sample (steady state, after
+  // the collector has had time to drop the logins' garbage); the first and largest are kept too.
+  const samples: Memory[] = [];
   let sampling: Promise<void> | undefined;
-  const { r, cpu } = await measured(
+  const { r, cpu, why } = await measured(
     t,
     t.port,
     [
@@ -151,21 +162,22 @@ export async function idle(t: Target, set: string, conns: number, hold: number):
     (line) => {
       // "idle: N/K logged in after S s; holding T s": all logged in, now holding.
       if (line.includes('logged in after') && !sampling) {
-        sampling = new Promise((resolve) =>
-          setTimeout(
-            () => {
-              during = memory(t.pids());
-              resolve();
-            },
-            Math.min(2000, (hold * 1000) / 2),
-          ),
-        );
+        const end = performance.now() + hold * 1000 - 700;
+        sampling = new Promise((resolve) => {
+          const tick = () => {
+            samples.push(memory(t.pids()));
+            if (performance.now() + 1000 < end) setTimeout(tick, 1000);
+            else resolve();
+          };
+          setTimeout(tick, Math.min(1000, hold * 500));
+        });
       }
     },
   );
   await sampling;
   const logged = r.logged_in ?? 0;
-  const d = during ?? before;
+  const d = samples[samples.length - 1] ?? before;
+  const per = (kb: number) => (logged > 0 ? Math.round(((kb - before.rssKb) / logged) * 10) / 10 : 0);
   return {
     // PSS splits shared pages among processes: Dovecot's one-process-per-session RSS would count
     // its libraries once per session. For one host process, PSS and RSS grow alike.
@@ -179,7 +191,11 @@ export async function idle(t: Target, set: string, conns: number, hold: number):
       procs_during: d.procs,
       rss_before_kb: before.rssKb,
       rss_during_kb: d.rssKb,
-      rss_per_session_kb: logged > 0 ? Math.round(((d.rssKb - before.rssKb) / logged) * 10) / 10 : 0,
+      rss_per_session_kb: per(d.rssKb),
+      rss_per_session_first_kb: per(samples[0]?.rssKb ?? before.rssKb),
+      rss_per_session_max_kb: per(Math.max(...samples.map((m) => m.rssKb), before.rssKb)),
+      samples: samples.length,
+      ...why,
     },
     cpu,
   };

@@ -12,6 +12,8 @@ export interface OursOptions {
   processes: number;
   /** Extra c11n lines for the [pop3] section (from --pop3-option key=value). */
   pop3Extra: readonly string[];
+  /** Extra node flags, e.g. --cpu-prof (from --cpu-prof). */
+  nodeArgs: readonly string[];
 }
 
 export const oursLog = join(work, 'ours.log');
@@ -93,7 +95,7 @@ class Instance {
   private readonly exit: Promise<void>;
   readonly child: ChildProcess;
 
-  constructor() {
+  constructor(nodeArgs: readonly string[]) {
     const log = openSync(oursLog, 'a');
     // The host cannot raise its own descriptor limit: the shell does, as scripts/start.sh does.
     this.child = spawn(
@@ -102,6 +104,7 @@ class Instance {
         '-c',
         'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"',
         process.execPath,
+        ...nodeArgs,
         compiled.mainJs,
         'start',
         files.personality,
@@ -137,6 +140,10 @@ export class Ours implements Target {
 
   constructor(private o: OursOptions) {}
 
+  async fresh(): Promise<void> {
+    await this.restart(this.o.processes);
+  }
+
   /** Stops the host and starts it again with this many processes. */
   async restart(processes: number): Promise<void> {
     await this.stop();
@@ -153,7 +160,7 @@ export class Ours implements Target {
     if (await greets(this.o.port))
       throw new Error(`port ${this.o.port} already answers: stop that server first`);
     writePersonality(this.o);
-    const inst = new Instance();
+    const inst = new Instance(this.o.nodeArgs);
     try {
       await waitForGreeting(this.o.port, 20_000, () => inst.alive);
     } catch (e) {

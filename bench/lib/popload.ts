@@ -7,6 +7,8 @@ export type PopResult = Record<string, number>;
 export interface PopRun {
   result: PopResult;
   output: string;
+  /** popload's stderr: one line per failed step (-ERR text, timeout), from POPLOAD_DEBUG. */
+  failures: string[];
 }
 
 /** Runs popload with these arguments; killed after `limitMs` whatever happens. `onLine` sees stdout live. */
@@ -17,8 +19,10 @@ export function popload(
   onLine?: (line: string) => void,
 ): Promise<PopRun> {
   return new Promise((resolve, reject) => {
+    // POPLOAD_DEBUG: popload names the step and the reply of every failure on stderr.
     const child = spawn(files.popload, ['--port', String(port), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, POPLOAD_DEBUG: '1' },
     });
     let output = '';
     let partial = '';
@@ -29,8 +33,9 @@ export function popload(
       partial = lines.pop() ?? '';
       for (const l of lines) onLine(l);
     });
+    let errText = '';
     child.stderr.on('data', (d: Buffer) => {
-      output += d.toString();
+      errText += d.toString();
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
     child.on('error', reject);
@@ -41,7 +46,7 @@ export function popload(
         .reverse()
         .find((l) => l.startsWith('RESULT '));
       if (!line) {
-        reject(new Error(`popload ${args.join(' ')} exited ${code} without RESULT:\n${output}`));
+        reject(new Error(`popload ${args.join(' ')} exited ${code} without RESULT:\n${output}${errText}`));
         return;
       }
       const result: PopResult = {};
@@ -49,7 +54,7 @@ export function popload(
         const [k, v] = kv.split('=');
         if (k && v !== undefined) result[k] = Number.isNaN(Number(v)) ? Number.NaN : Number(v);
       }
-      resolve({ result, output });
+      resolve({ result, output, failures: errText.split('\n').filter(Boolean) });
     });
   });
 }

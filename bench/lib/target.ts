@@ -8,5 +8,7 @@ export interface Target {
   pids(): number[];
   /** Makes the next session on the `scale` mailbox a first open (no index, no cache). */
   resetScale(): Promise<{ movedBack: number; removed: string[] }>;
+  /** Restarts the server, so a memory figure does not reuse heap freed by earlier runs. */
+  fresh?(): Promise<void>;
   stop(): Promise<void>;
 }
