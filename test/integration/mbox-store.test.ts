@@ -9,6 +9,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -269,4 +270,32 @@ test('auto store: a directory is a Maildir, a file is an mbox; not an mbox is re
   assert.equal(missing.ok, false, 'auto: a missing path keeps the Maildir error');
   const junk = await store.open(spool('junk', 'not a mailbox\n'), { session: { delays: 0 }, log });
   assert.equal(junk.ok, false);
+});
+
+test('an unchanged mbox is not read again: its listing is reused without the dotlock', async () => {
+  const p = spool('poll', MBOX);
+  const old = Date.now() / 1000 - 60;
+  utimesSync(p, old, old);
+  const first = await open(p);
+  const uids = first.messages.map((m) => m.uid);
+  await first.release({ delays: 0 });
+  // A delivery holds the dotlock: a scan would wait for it, the unchanged poll does not.
+  writeFileSync(`${p}.lock`, '1\n');
+  const t0 = Date.now();
+  const again = await open(p);
+  assert.ok(Date.now() - t0 < base.dotlockWaitMs, 'no dotlock wait');
+  assert.deepEqual(
+    again.messages.map((m) => m.uid),
+    uids,
+  );
+  assert.deepEqual(await retr(again, 1), wire(STORED[1]));
+  await again.release({ delays: 0 });
+  // The delivery appends and lets go: the next open scans and sees the new message.
+  // (The last message has no final newline: the MDA ends it and adds the empty separator line.)
+  appendFileSync(p, `\n\n${FROM1}Subject: new\n\nfresh\n`);
+  rmSync(`${p}.lock`);
+  const third = await open(p);
+  assert.equal(third.messages.length, 4);
+  assert.deepEqual(await retr(third, 3), wire('Subject: new\n\nfresh\n'));
+  await third.release({ delays: 0 });
 });

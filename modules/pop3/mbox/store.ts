@@ -17,6 +17,7 @@ import type {
 } from '../seams.js';
 import type { FromQuoting } from './parse.js';
 import type {
+  FileStamp,
   LockTimes,
   OpenInput,
   OpenOutput,
@@ -54,7 +55,20 @@ export class MboxChangedError extends Error {
   readonly code = 'MBOX_CHANGED';
 }
 
+/** Listings kept per mbox path, most recently used last (a Map keeps insertion order). */
+const LISTING_CACHE_MAX = 4096;
+
+interface Listing {
+  /** Wire options and quoting the sizes were measured with. */
+  key: string;
+  stamp: FileStamp;
+  offsets: Float64Array;
+  sizes: Float64Array;
+  uids: string;
+}
+
 export function createMboxStore(config: () => MboxStoreConfig, workers: WorkerPool): MboxStore {
+  const listings = new Map<string, Listing>();
   const host = hostname();
   const instance = Math.round(performance.timeOrigin).toString(36);
   const tokens = randomBytes(4).toString('hex');
@@ -77,6 +91,9 @@ export function createMboxStore(config: () => MboxStoreConfig, workers: WorkerPo
       token: `${instance}.${tokens}.${(++opened).toString(36)}`,
     };
     const wire: WireOptions = { stripNul: cfg.stripNul, ensureHeaderEnd: cfg.ensureHeaderEnd };
+    const key = `${+cfg.stripNul}${+cfg.ensureHeaderEnd}${cfg.quoting}`;
+    const cached = listings.get(path);
+    const known = cached !== undefined && cached.key === key ? cached : undefined;
     let r: OpenOutput;
     try {
       r = await workers.offload<OpenInput, OpenOutput>(options.session, OPEN, {
@@ -85,6 +102,7 @@ export function createMboxStore(config: () => MboxStoreConfig, workers: WorkerPo
         wire,
         quoting: cfg.quoting,
         probe,
+        known: known?.stamp ?? null,
         lockStaleMs: cfg.lockStaleMs,
         dotlockWaitMs: cfg.dotlockWaitMs,
         dotlockStaleMs: cfg.dotlockStaleMs,
@@ -93,6 +111,17 @@ export function createMboxStore(config: () => MboxStoreConfig, workers: WorkerPo
       return { ok: false, reason: 'temporary', detail: `mbox open failed: ${(e as Error).message}` };
     }
     if (!r.ok) return r;
+    if (r.unchanged && known !== undefined) {
+      r = { ...r, offsets: known.offsets, sizes: known.sizes, uids: known.uids };
+      listings.delete(path);
+      listings.set(path, known);
+    } else if (r.stamp !== null && r.cacheable) {
+      listings.delete(path);
+      listings.set(path, { key, stamp: r.stamp, offsets: r.offsets, sizes: r.sizes, uids: r.uids });
+      if (listings.size > LISTING_CACHE_MAX) listings.delete(listings.keys().next().value as string);
+    } else {
+      listings.delete(path);
+    }
     return { ok: true, maildrop: new MboxDrop(workers, path, owner, r, wire, cfg, options.log) };
   }
 

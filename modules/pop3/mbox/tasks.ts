@@ -5,6 +5,7 @@
 // snapshot down over the deleted ones, truncate; release: close and unlock; touch: keep the
 // session lock fresh.
 import {
+  type BigIntStats,
   closeSync,
   fstatSync,
   fsyncSync,
@@ -51,6 +52,16 @@ export interface OpenInput extends LockTimes {
   quoting: FromQuoting;
   /** auto store: answer 'not-mbox' for a directory or a missing path instead of failing. */
   probe: boolean;
+  /** The file as the store last listed it: when it still matches, nothing is read (store.ts). */
+  known: FileStamp | null;
+}
+
+/** What tells an unchanged mbox: the same inode, size, mtime and ctime (ns). */
+export interface FileStamp {
+  ino: string;
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
 }
 
 export type OpenOutput =
@@ -66,6 +77,11 @@ export type OpenOutput =
       sizes: Float64Array;
       /** Joined by '\n'. */
       uids: string;
+      stamp: FileStamp | null;
+      /** `known` still matched: offsets, sizes and uids are empty; use the listing you have. */
+      unchanged: boolean;
+      /** The file was last changed long enough before the scan to trust its stamp next time. */
+      cacheable: boolean;
     }
   | { ok: false; reason: 'in-use' }
   | { ok: false; reason: 'not-mbox' }
@@ -139,13 +155,36 @@ export function open(input: OpenInput): OpenOutput {
   let fd = -1;
   let dotlocked = false;
   try {
+    if (input.known !== null) {
+      // The cheap poll: an unchanged file needs no dotlock and no read.
+      fd = openRw(path);
+      const st = fstatSync(fd, { bigint: true });
+      const stamp = stampOf(st);
+      if (sameStamp(stamp, input.known)) {
+        return {
+          ok: true,
+          fd,
+          ino: stamp.ino,
+          snapshot: stamp.size,
+          offsets: new Float64Array(0),
+          sizes: new Float64Array(0),
+          uids: '',
+          stamp,
+          unchanged: true,
+          cacheable: true,
+        };
+      }
+      closeSync(fd);
+      fd = -1;
+    }
     if (dotlock(path, input.dotlockWaitMs, input.dotlockStaleMs) === 'busy') {
       unlockSession(path, owner);
       return { ok: false, reason: 'temporary', detail: `${path} stays locked by another program` };
     }
     dotlocked = true;
     fd = openRw(path);
-    const st = fstatSync(fd);
+    const big = fstatSync(fd, { bigint: true });
+    const st = { size: Number(big.size), ino: big.ino };
     const parser = new MboxParser(input.wire, input.quoting);
     scan(fd, st.size, parser);
     const messages = parser.end(st.size);
@@ -164,7 +203,20 @@ export function open(input: OpenInput): OpenOutput {
       sizes[i] = m.size;
       uids[i] = m.uid;
     }
-    return { ok: true, fd, ino: String(st.ino), snapshot: st.size, offsets, sizes, uids: uids.join('\n') };
+    return {
+      ok: true,
+      fd,
+      ino: String(st.ino),
+      snapshot: st.size,
+      offsets,
+      sizes,
+      uids: uids.join('\n'),
+      stamp: stampOf(big),
+      unchanged: false,
+      // A change within the last 2 s could be followed by another one with the same stamp on a
+      // file system with coarse timestamps.
+      cacheable: Date.now() - Number(big.mtimeNs / 1_000_000n) > 2000,
+    };
   } catch (e) {
     if (fd >= 0) closeSync(fd);
     try {
@@ -186,7 +238,23 @@ function empty(): OpenOutput {
     offsets: new Float64Array(0),
     sizes: new Float64Array(0),
     uids: '',
+    stamp: null,
+    unchanged: false,
+    cacheable: false,
   };
+}
+
+function stampOf(st: BigIntStats): FileStamp {
+  return {
+    ino: String(st.ino),
+    size: Number(st.size),
+    mtimeNs: String(st.mtimeNs),
+    ctimeNs: String(st.ctimeNs),
+  };
+}
+
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 export interface ReadInput {
@@ -348,10 +416,16 @@ function rewrite(input: UpdateInput): UpdateOutput {
       copy(froms[i], i + 1 < n ? froms[i + 1] : snapshot);
     }
     // Mail delivered during the session (under the MDA's dotlock, after our snapshot) is kept.
-    copy(snapshot, now.size);
+    // An MDA that locks with fcntl only (no dotlock) may still append while we copy: follow the
+    // end of the file until it stops growing, so the window before the truncate is microseconds.
+    let copied = snapshot;
+    for (let size = now.size; size > copied; size = fstatSync(fd).size) {
+      copy(copied, size);
+      copied = size;
+    }
     ftruncateSync(fd, w);
     fsyncSync(fd);
-    return { ok: true, appended: now.size - snapshot };
+    return { ok: true, appended: copied - snapshot };
   } catch (e) {
     return { ok: false, detail: `rewrite of ${path} failed: ${describe(e)}` };
   } finally {
