@@ -123,10 +123,17 @@ export interface Database {
 export interface TaskRef {
   readonly file: string;
   readonly name: string;
+  /**
+   * A short task (tens of microseconds: a lookup, a lock, a stat) that the pool may hand over
+   * together with other short tasks started in the same event-loop turn, in one message to one
+   * worker. Never set it for work that can take long (hashing, big reads): batch-mates wait for it.
+   */
+  readonly batch?: boolean;
 }
 /** `task(new URL('./tasks.js', import.meta.url), 'openMaildrop')` */
-export function task(file: URL | string, name: string): TaskRef {
-  return { file: typeof file === 'string' ? file : file.href, name };
+export function task(file: URL | string, name: string, o?: { batch?: boolean }): TaskRef {
+  const ref = { file: typeof file === 'string' ? file : file.href, name };
+  return o?.batch ? { ...ref, batch: true } : ref;
 }
 
 /** Anything that counts its hand-offs: a session. */

@@ -46,7 +46,7 @@ export function openDatabase(
 // ---------------------------------------------------------------- SQLite
 
 const SQLITE_TASKS = new URL('../worker/sqlite.js', import.meta.url).href;
-const sqliteTask = (name: string) => ({ file: SQLITE_TASKS, name });
+const sqliteTask = (name: string) => ({ file: SQLITE_TASKS, name, batch: true });
 const OPEN = sqliteTask('sqliteOpen');
 const QUERY = sqliteTask('sqliteQuery');
 const EXECUTE = sqliteTask('sqliteExecute');

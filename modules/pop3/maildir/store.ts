@@ -34,11 +34,14 @@ export interface MaildirStoreConfig {
 }
 
 const TASKS = new URL('./tasks.js', import.meta.url);
-const OPEN = task(TASKS, 'open');
+const OPEN = task(TASKS, 'open', { batch: true });
 const READ = task(TASKS, 'read');
 const UPDATE = task(TASKS, 'update');
-const RELEASE = task(TASKS, 'release');
-const TOUCH = task(TASKS, 'touch');
+/** QUIT with few messages marked (the common case) is short enough to share a hand-off. */
+const UPDATE_SHORT = task(TASKS, 'update', { batch: true });
+const SHORT_UPDATE_MAX = 16;
+const RELEASE = task(TASKS, 'release', { batch: true });
+const TOUCH = task(TASKS, 'touch', { batch: true });
 
 /** Thrown by `read` when the message file vanished (removed by another program). */
 export class MessageGoneError extends Error {
@@ -224,7 +227,8 @@ class MaildirDrop implements OpenedMaildrop {
       if (i >= 0 && i < this.messages.length)
         marked.push({ name: this.names[i], size: this.messages[i].size });
     }
-    const r = await this.workers.offload<UpdateInput & UnlockInput, UpdateOutput>(session, UPDATE, {
+    const ref = marked.length <= SHORT_UPDATE_MAX ? UPDATE_SHORT : UPDATE;
+    const r = await this.workers.offload<UpdateInput & UnlockInput, UpdateOutput>(session, ref, {
       dir: this.dir,
       owner: this.owner,
       trashDir: this.trashDir,
