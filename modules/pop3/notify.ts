@@ -82,6 +82,7 @@ export interface Notifier {
 
 export function createNotifier(config: () => NotifyConfig, log: Logger): Notifier {
   let sock: Socket | null = null;
+  let ready: Promise<Socket> | null = null;
   let sockFor = '';
   let failing = false;
 
@@ -94,26 +95,31 @@ export function createNotifier(config: () => NotifyConfig, log: Logger): Notifie
     );
   };
 
-  function socketFor(host: string, ttl: number): Socket {
+  /** The socket for this destination kind; a multicast one is bound and has its TTL before use. */
+  function socketFor(host: string, ttl: number): Promise<Socket> {
     const family = isIP(host) === 6 ? 'udp6' : 'udp4';
-    const key = `${family} ${ttl} ${isMulticast(host)}`;
-    if (sock !== null && sockFor === key) return sock;
+    const multicast = isMulticast(host);
+    const key = `${family} ${ttl} ${multicast}`;
+    if (ready !== null && sockFor === key) return ready;
     sock?.close();
     const s = createSocket(family);
     s.unref();
     s.on('error', (e) => fail(e, host));
-    if (isMulticast(host)) {
-      s.bind(0, () => {
-        try {
-          s.setMulticastTTL(ttl);
-        } catch (e) {
-          fail(e, host);
-        }
-      });
-    }
     sock = s;
     sockFor = key;
-    return s;
+    ready = multicast
+      ? new Promise<Socket>((resolve) => {
+          s.bind(0, () => {
+            try {
+              s.setMulticastTTL(ttl);
+            } catch (e) {
+              fail(e, host);
+            }
+            resolve(s);
+          });
+        })
+      : Promise.resolve(s);
+    return ready;
   }
 
   return {
@@ -127,10 +133,15 @@ export function createNotifier(config: () => NotifyConfig, log: Logger): Notifie
       }
       try {
         const msg = notice({ user, ip, time: Math.floor(Date.now() / 1000) }, cfg.server, cfg.secret);
-        socketFor(dest.host, cfg.ttl).send(msg, dest.port, dest.host, (e) => {
-          if (e) fail(e, cfg.destination ?? '');
-          else failing = false;
-        });
+        const where = cfg.destination;
+        socketFor(dest.host, cfg.ttl)
+          .then((s) =>
+            s.send(msg, dest.port, dest.host, (e) => {
+              if (e) fail(e, where);
+              else failing = false;
+            }),
+          )
+          .catch((e: unknown) => fail(e, where));
       } catch (e) {
         fail(e, cfg.destination);
       }
@@ -138,6 +149,7 @@ export function createNotifier(config: () => NotifyConfig, log: Logger): Notifie
     close(): void {
       sock?.close();
       sock = null;
+      ready = null;
     },
   };
 }

@@ -2,6 +2,8 @@
 // inetd and xinetd (`wait = no`), tcpserver, socat EXEC, systemd `Accept=yes` services. The same
 // personality, modules, c11n and logs as `host start`; only the listeners differ: none is bound,
 // and the first one of MODULE (default: the first module that listens) gets this one connection.
+// MODULE may also name a listener: `pop3s` serves implicit TLS (the module's pop3s listener, so
+// tls_port > 0 and a certificate).
 // Logs go to standard error (standard output is the client). The process exits when the session
 // ends.
 //
@@ -20,6 +22,9 @@ import { createLogger, type LogLevel } from '../log.js';
 import { canonicalAddress, isLoopback } from '../net/addresses.js';
 import { Conn } from '../net/connection.js';
 import { divertListeners } from '../net/listener.js';
+import { loadSecureContext, serverTls } from '../net/tls.js';
+
+const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 export const SERVE_STDIO_USAGE = `usage: host serve-stdio [DIR] [MODULE]
 
@@ -201,15 +206,27 @@ export async function runServeStdio(args: string[]): Promise<number | undefined>
     stream.end(target.spec.busyReply);
     return 1;
   }
+  let secure: Socket = stream;
+  if (target.spec.tls) {
+    try {
+      secure = await serverTls(stream, loadSecureContext(target.spec.tls), HANDSHAKE_TIMEOUT_MS);
+    } catch (e) {
+      target.log.info({ address: remote.address, err: (e as Error).message }, 'TLS handshake failed');
+      slot.release();
+      await host.stop('end of session');
+      setImmediate(() => process.exit(1));
+      return 1;
+    }
+  }
   const conn = new Conn({
     id: 1,
     remote,
     local: localAddress(env, sock),
     proxied: false,
-    secure: false,
+    secure: secure !== stream,
     // No address at all: a pipe from a local process.
     loopback: peer.ip === undefined || isLoopback(remote.address),
-    socket: stream,
+    socket: secure,
     parentLog: target.log,
     slot,
     gate: null,

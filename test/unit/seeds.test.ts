@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +11,9 @@ import { test } from 'node:test';
 import { mailPath } from '../../modules/pop3/auth/system.js';
 import { systemLogin } from '../../modules/pop3/auth/system-tasks.js';
 import { parseMbox } from '../../modules/pop3/mbox/parse.js';
-import { notice, parseDestination } from '../../modules/pop3/notify.js';
+import { createNotifier, notice, parseDestination } from '../../modules/pop3/notify.js';
 import { popa3dLines } from '../../modules/pop3/observe.js';
+import type { Logger } from '../../src/api.js';
 import { inheritedFds } from '../../src/net/activation.js';
 
 const W = { stripNul: false, ensureHeaderEnd: false };
@@ -47,7 +49,7 @@ test('mailPath: %u, %h, ~ and %%; a relative result is refused', () => {
   assert.equal(mailPath('mail/%u', 'joe', '/h'), null);
 });
 
-test('systemLogin: shadow hashes (SHA-512, MD5, DES), old passwd hashes, min_uid, locked accounts', async () => {
+test('systemLogin: shadow hashes (SHA-512, MD5), an old passwd-field hash, min_uid, locked accounts, yescrypt', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'system-users-'));
   try {
     const sha = execFileSync('openssl', ['passwd', '-6', 'pw6'], { encoding: 'utf8' }).trim();
@@ -141,4 +143,34 @@ test('mbox edge cases: CRLF files, leading empty lines, an empty message, no Fro
     parseMbox(Buffer.from('From a Mon Jan  1 00:00:00 2024\n\nx\n\nFrom here on\n'), W, 'mboxrd').length,
     1,
   );
+});
+
+test('notifier: a failing destination is logged once and never throws; a good one delivers', async () => {
+  const warns: unknown[] = [];
+  const log = { warn: (o: unknown) => warns.push(o) } as unknown as Logger;
+  const bad = createNotifier(
+    () => ({ destination: 'no-such-host.invalid:9', ttl: 1, secret: 'k', server: 's' }),
+    log,
+  );
+  bad.loginOk('joe', '192.0.2.1');
+  bad.loginOk('joe', '192.0.2.1');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(warns.length, 1, 'logged once');
+  bad.close();
+  const rx = createSocket('udp4');
+  await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
+  const got = new Promise<Buffer>((r) => rx.once('message', r));
+  const good = createNotifier(
+    () => ({ destination: `127.0.0.1:${rx.address().port}`, ttl: 1, secret: undefined, server: 's' }),
+    log,
+  );
+  good.loginOk('ann', '192.0.2.2');
+  const d = await Promise.race([
+    got,
+    new Promise<Buffer>((_, j) => setTimeout(() => j(new Error('no datagram')), 2000)),
+  ]);
+  assert.match(d.toString(), /^service pop\nuser ann\nip 192\.0\.2\.2\n/);
+  assert.doesNotMatch(d.toString(), /hmac/);
+  good.close();
+  rx.close();
 });
