@@ -128,7 +128,8 @@ test('mkmaildir corpus: UIDs, sizes and RETR/TOP bytes equal expected.json, ever
       styles.add(m.name_style);
       const d0: number = s.delays;
       const wire = await retr(md, i, null, s);
-      assert.equal(s.delays - d0, 1, 'a small message is one hand-off');
+      // At most one: RETR reads the following small messages ahead (maildir-readahead.test.ts).
+      assert.ok(s.delays - d0 <= 1, 'a small message is at most one hand-off');
       const payload = unstuff(wire);
       assert.equal(sha(payload), m.wire_sha256, `${m.kind} RETR bytes`);
       assert.equal(info.size, payload.length, `${m.kind}: listed size is the RETR payload size`);

@@ -40,6 +40,9 @@ const UPDATE = task(TASKS, 'update');
 /** QUIT with few messages marked (the common case) is short enough to share a hand-off. */
 const UPDATE_SHORT = task(TASKS, 'update', { batch: true });
 const SHORT_UPDATE_MAX = 16;
+/** RETR read-ahead window: stored bytes of the following messages read with one message. */
+const AHEAD_BYTES = 64 * 1024;
+const AHEAD_MESSAGES = 32;
 const RELEASE = task(TASKS, 'release', { batch: true });
 const TOUCH = task(TASKS, 'touch', { batch: true });
 
@@ -121,6 +124,8 @@ class MaildirDrop implements OpenedMaildrop {
   private readonly stamps: UpdateInput['stamps'];
   private refresh: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Wire bytes read ahead for RETR, by index: one window (at most AHEAD_BYTES stored) at a time. */
+  private ahead: Map<number, { buf: Buffer; size: number }> | null = null;
 
   constructor(
     private readonly workers: WorkerPool,
@@ -176,15 +181,30 @@ class MaildirDrop implements OpenedMaildrop {
     if (!Number.isInteger(index) || index < 0 || index >= this.messages.length) {
       throw new RangeError(`no message ${index + 1}`);
     }
+    if (lines === null && this.ahead !== null) {
+      const got = this.ahead.get(index);
+      if (got !== undefined) {
+        this.ahead.delete(index);
+        if (this.ahead.size === 0) this.ahead = null;
+        this.checkSize(index, got.size);
+        if (got.buf.length > 0) yield got.buf;
+        return;
+      }
+    }
+    const names = this.names;
     const base: ReadInput = {
       dir: this.dir,
-      name: this.names[index],
+      name: names[index],
       offset: 0,
       state: null,
       lines,
       chunkSize: Math.max(4096, this.cfg.chunkSize),
       wire: this.wire,
     };
+    if (lines === null && index + 1 < names.length) {
+      base.ahead = names.slice(index + 1, index + 1 + AHEAD_MESSAGES);
+      base.aheadBytes = Math.min(AHEAD_BYTES, base.chunkSize);
+    }
     let pending: Promise<ReadOutput> | null = this.workers.offload<ReadInput, ReadOutput>(
       session,
       READ,
@@ -198,18 +218,27 @@ class MaildirDrop implements OpenedMaildrop {
         if (r.renamed !== undefined) this.names[index] = r.renamed;
         // Read the next chunk while this one goes to the socket: two chunks at most in memory.
         if (!r.done) {
-          const next: ReadInput = { ...base, name: this.names[index], offset: r.offset, state: r.state };
+          const next: ReadInput = {
+            ...base,
+            name: this.names[index],
+            offset: r.offset,
+            state: r.state,
+            ahead: undefined,
+          };
           pending = this.workers.offload<ReadInput, ReadOutput>(session, READ, next);
-        } else if (lines === null && r.state.size !== this.messages[index].size) {
-          this.log.warn(
-            {
-              maildrop: this.dir,
-              file: this.names[index],
-              listed: this.messages[index].size,
-              sent: r.state.size,
-            },
-            'message size differs from its listed size (a wrong size hint in the name?)',
-          );
+        } else if (lines === null) {
+          this.checkSize(index, r.state.size);
+        }
+        if (r.aheadLengths !== undefined && r.aheadSizes !== undefined && !this.closed) {
+          // A new window replaces what is left of the last one.
+          const map = new Map<number, { buf: Buffer; size: number }>();
+          let at = r.length;
+          for (let k = 0; k < r.aheadLengths.length; k++) {
+            const n = r.aheadLengths[k];
+            map.set(index + 1 + k, { buf: Buffer.from(r.buf, at, n), size: r.aheadSizes[k] });
+            at += n;
+          }
+          this.ahead = map;
         }
         if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
       }
@@ -217,6 +246,14 @@ class MaildirDrop implements OpenedMaildrop {
       // The consumer stopped early (connection closed): do not leave a rejection unhandled.
       if (pending !== null) (pending as Promise<ReadOutput>).catch(() => undefined);
     }
+  }
+
+  private checkSize(index: number, sent: number): void {
+    if (sent === this.messages[index].size) return;
+    this.log.warn(
+      { maildrop: this.dir, file: this.names[index], listed: this.messages[index].size, sent },
+      'message size differs from its listed size (a wrong size hint in the name?)',
+    );
   }
 
   async update(deleted: ReadonlySet<number>, session: DelayCounter): Promise<UpdateResult> {
@@ -252,6 +289,7 @@ class MaildirDrop implements OpenedMaildrop {
 
   private close(): void {
     this.closed = true;
+    this.ahead = null;
     if (this.refresh) clearInterval(this.refresh);
     this.refresh = undefined;
   }

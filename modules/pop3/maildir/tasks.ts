@@ -77,6 +77,14 @@ export interface ReadInput {
   lines: number | null;
   chunkSize: number;
   wire: WireOptions;
+  /**
+   * RETR read-ahead: the names of the messages that follow. When the message itself fits in one
+   * read, the whole of the next ones (in order, while their files total at most `aheadBytes`) are
+   * encoded too and returned after it: a client fetching one message after the other then costs
+   * one hand-off per window instead of one per message.
+   */
+  ahead?: string[];
+  aheadBytes?: number;
 }
 
 export interface ReadOutput {
@@ -90,6 +98,30 @@ export interface ReadOutput {
   renamed?: string;
   /** The file is gone: nothing was read. */
   gone?: boolean;
+  /** Read-ahead: wire lengths of the following messages, packed in `buf` after `length`. */
+  aheadLengths?: number[];
+  /** ...and their sizes before dot-stuffing (what LIST says). */
+  aheadSizes?: number[];
+}
+
+/** The following messages that fit in the read-ahead window: open descriptors and sizes. */
+function openAhead(input: ReadInput, used: number): { fd: number; size: number }[] {
+  const out: { fd: number; size: number }[] = [];
+  const names = input.ahead;
+  if (names === undefined) return out;
+  let budget = (input.aheadBytes ?? 0) - used;
+  for (const name of names) {
+    // A renamed or vanished file ends the window: its own RETR finds it (or says it is gone).
+    const f = openMessage(fsPath(input.dir, name));
+    if (f === null) break;
+    if (!f.isFile || f.size > budget) {
+      closeSync(f.fd);
+      break;
+    }
+    budget -= f.size;
+    out.push({ fd: f.fd, size: f.size });
+  }
+  return out;
 }
 
 let inbuf = Buffer.allocUnsafeSlow(64 * 1024);
@@ -113,7 +145,11 @@ export function read(input: ReadInput): ReadOutput {
     if (inbuf.length < want) inbuf = Buffer.allocUnsafeSlow(want);
     const got = want > 0 ? readAt(f.fd, inbuf, want, input.offset) : 0;
     const eof = input.offset + got >= f.size || got < want;
-    const out = Buffer.allocUnsafeSlow(maxOutput(got));
+    // Read-ahead only after a whole message in one read, for RETR.
+    const ahead = eof && input.offset === 0 && input.lines === null ? openAhead(input, got) : [];
+    let room = maxOutput(got);
+    for (const a of ahead) room += maxOutput(a.size);
+    const out = Buffer.allocUnsafeSlow(room);
     let len = encode(state, inbuf.subarray(0, got), out, 0, input.lines, input.wire);
     if (eof) len = finish(state, out, len, input.wire);
     const result: ReadOutput = {
@@ -124,6 +160,31 @@ export function read(input: ReadInput): ReadOutput {
       done: eof || state.done,
       renamed,
     };
+    if (ahead.length > 0) {
+      const lengths: number[] = [];
+      const sizes: number[] = [];
+      let at = len;
+      try {
+        for (const a of ahead) {
+          if (inbuf.length < a.size) inbuf = Buffer.allocUnsafeSlow(a.size);
+          const n = readAt(a.fd, inbuf, a.size, 0);
+          const st = initialState();
+          const end = finish(
+            st,
+            out,
+            encode(st, inbuf.subarray(0, n), out, at, null, input.wire),
+            input.wire,
+          );
+          lengths.push(end - at);
+          sizes.push(st.size);
+          at = end;
+        }
+      } finally {
+        for (const a of ahead) closeSync(a.fd);
+      }
+      result.aheadLengths = lengths;
+      result.aheadSizes = sizes;
+    }
     // Piscina transfers what a returned "movable" lists instead of copying it.
     const movable = { [transferableSymbol]: [out.buffer], [valueSymbol]: result };
     return move(movable) as unknown as ReadOutput;
