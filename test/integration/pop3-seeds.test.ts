@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, type StdioOptions, spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import {
   helperPaths,
   type LogRecord,
@@ -99,6 +100,7 @@ before(async () => {
     'system_shadow_file = shadow',
     `system_mail_path = ${dir}/spool/%u`,
     'auth_failure_delay = 50ms',
+    'auth_failure_max_delay = 100ms',
     'auth_failure_limit = 10',
     `notify_udp_destination = 127.0.0.1:${udpPort}`,
     `notify_udp_secret = ${SECRET}`,
@@ -438,5 +440,91 @@ test('systemd socket activation: the host serves an inherited listening socket (
   } finally {
     ch.proc.kill('SIGTERM');
     await exitCode(ch).catch(() => null);
+  }
+});
+
+/** A TCP pair: the test keeps the client end, the child gets the accepted end as stdin/stdout. */
+async function inetdPair(): Promise<{ client: Socket; server: Socket; close(): void }> {
+  const srv: Server = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const a = srv.address();
+  const accepted = new Promise<Socket>((r) => srv.once('connection', r));
+  const client = netConnect({ host: '127.0.0.1', port: typeof a === 'object' && a ? a.port : 0 });
+  const server = await accepted;
+  return { client, server, close: () => srv.close() };
+}
+
+test('serve-stdio with TLS: implicit TLS for MODULE pop3s (inetd on 995), and STLS on the plain one', async () => {
+  const tdir = makePersonality({
+    modules: [helperPaths.pop3Module],
+    files: {
+      passwd: readFileSync(join(dir, 'passwd')),
+      shadow: readFileSync(join(dir, 'shadow')),
+    },
+    // tls_port is never bound by serve-stdio; it only makes the module open its pop3s listener.
+    c11n: readFileSync(join(dir, 'c11n'), 'utf8').replace('tls_port = 0', 'tls_port = 1'),
+  });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(tdir, 'key.pem'),
+      '-out',
+      join(tdir, 'cert.pem'),
+      '-subj',
+      '/CN=localhost',
+      '-days',
+      '2',
+    ],
+    { stdio: 'ignore' },
+  );
+  try {
+    // Implicit TLS.
+    spool('inetd');
+    let pair = await inetdPair();
+    let ch = spawnLogged(
+      process.execPath,
+      [helperPaths.mainJs, 'serve-stdio', tdir, 'pop3s'],
+      [pair.server, pair.server, 'pipe'],
+    );
+    pair.server.destroy();
+    pair.close();
+    const tlsSock = tlsConnect({ socket: pair.client, rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => {
+      tlsSock.once('secureConnect', resolve);
+      tlsSock.once('error', reject);
+    });
+    let c = new Pop3Client(tlsSock, 5000);
+    c.greeting = await c.readLine();
+    await session(c, 'inetd');
+    assert.equal(await exitCode(ch), 0, ch.stderr());
+    const login = ch.logs.find((r) => r.msg === 'login');
+    assert.equal(login?.tls, true, ch.stderr());
+    // STLS on the plain listener.
+    spool('inetd');
+    pair = await inetdPair();
+    ch = spawnLogged(
+      process.execPath,
+      [helperPaths.mainJs, 'serve-stdio', tdir],
+      [pair.server, pair.server, 'pipe'],
+    );
+    pair.server.destroy();
+    pair.close();
+    c = new Pop3Client(pair.client, 5000);
+    c.greeting = await c.readLine();
+    const capa = await c.multiline('CAPA');
+    assert.ok(capa.lines.includes('STLS'), capa.lines.join(','));
+    assert.match(await c.command('STLS'), /^\+OK/);
+    await c.startTls();
+    await session(c, 'inetd');
+    assert.equal(await exitCode(ch), 0, ch.stderr());
+    assert.equal(ch.logs.find((r) => r.msg === 'login')?.tls, true, ch.stderr());
+  } finally {
+    rmSync(tdir, { recursive: true, force: true });
   }
 });
