@@ -9,6 +9,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -298,4 +299,13 @@ test('an unchanged mbox is not read again: its listing is reused without the dot
   assert.equal(third.messages.length, 4);
   assert.deepEqual(await retr(third, 3), wire('Subject: new\n\nfresh\n'));
   await third.release({ delays: 0 });
+});
+
+test('a spool file that is a symbolic link is refused', async () => {
+  const target = spool('secret-target', MBOX);
+  const link = join(root, 'linked');
+  symlinkSync(target, link);
+  const r = await store.open(link, { session: { delays: 0 }, log });
+  assert.equal(r.ok, false);
+  assert.equal(existsSync(`${link}.pop3.lock`), false, 'session lock given back');
 });

@@ -7,6 +7,7 @@
 import {
   type BigIntStats,
   closeSync,
+  constants as fsConstants,
   fstatSync,
   fsyncSync,
   ftruncateSync,
@@ -121,12 +122,16 @@ function scan(fd: number, size: number, parser: MboxParser): void {
   }
 }
 
+// A spool file that is a symbolic link (e.g. to /etc/shadow, planted in a world-writable spool
+// directory) is refused, as Dovecot and procmail do.
+const { O_RDWR, O_RDONLY, O_NOFOLLOW } = fsConstants;
+
 function openRw(path: string): number {
   try {
-    return openSync(path, 'r+');
+    return openSync(path, O_RDWR | O_NOFOLLOW);
   } catch (e) {
     // Read-only access still serves RETR; QUIT with deletions then fails (reported to the client).
-    if (errno(e) === 'EACCES' || errno(e) === 'EROFS') return openSync(path, 'r');
+    if (errno(e) === 'EACCES' || errno(e) === 'EROFS') return openSync(path, O_RDONLY | O_NOFOLLOW);
     throw e;
   }
 }
