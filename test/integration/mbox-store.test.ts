@@ -16,6 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import fc from 'fast-check';
 import pino from 'pino';
 import { createMaildirStore } from '../../modules/pop3/maildir/store.js';
 import { parseMbox, unquote } from '../../modules/pop3/mbox/parse.js';
@@ -308,4 +309,45 @@ test('a spool file that is a symbolic link is refused', async () => {
   const r = await store.open(link, { session: { delays: 0 }, log });
   assert.equal(r.ok, false);
   assert.equal(existsSync(`${link}.pop3.lock`), false, 'session lock given back');
+});
+
+test('property: what an mboxrd writer stored, RETR gives back byte for byte, with exact sizes', async () => {
+  const line = fc.oneof(
+    fc.constantFrom(
+      '',
+      'From here',
+      '>From there',
+      '>>From deep',
+      'From a Mon Jan  1 00:00:00 2024',
+      '.',
+      '..two',
+      '.From x',
+      ' From indented',
+      'Subject: in body',
+    ),
+    fc.string({ unit: fc.constantFrom('a', ' ', '.', '>', 'F', 'r', 'o', 'm', '\t', 'é'), maxLength: 12 }),
+  );
+  const message = fc.array(line, { maxLength: 12 });
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 5 }), async (bodies) => {
+      const msgs = bodies.map((b, i) => `Subject: m${i}\n\n${b.map((l) => `${l}\n`).join('')}`);
+      // An mboxrd writer: every line matching ^>*From  gets one more '>'.
+      const stored = msgs.map((m) => `${FROM1}${m.replace(/^(>*From )/gm, '>$1')}\n`).join('');
+      const p = spool(`prop-${run++}`, stored);
+      const md = await open(p);
+      try {
+        assert.equal(md.messages.length, msgs.length);
+        assert.equal(new Set(md.messages.map((m) => m.uid)).size, msgs.length, 'distinct UIDs');
+        for (let i = 0; i < msgs.length; i++) {
+          const want = Buffer.from(msgs[i].replace(/\n/g, '\r\n'), 'utf8');
+          assert.equal(md.messages[i].size, want.length, `size of ${i + 1}`);
+          assert.deepEqual(await retr(md, i), want, `RETR ${i + 1}`);
+        }
+      } finally {
+        await md.release({ delays: 0 });
+      }
+    }),
+    { numRuns: 60 },
+  );
 });
