@@ -265,9 +265,15 @@ test('auto store: a directory is a Maildir, a file is an mbox; not an mbox is re
   assert.equal(a.messages[0].uid, '1.M1P1.x');
   assert.equal(s.delays, 1, 'a Maildir costs one hand-off, as before');
   await a.release({ delays: 0 });
-  const b = await open(spool('auto-mbox', MBOX), { delays: 0 }, auto);
+  const s2 = { delays: 0 };
+  const b = await open(spool('auto-mbox', MBOX), s2, auto);
   assert.equal(b.messages.length, 3);
+  assert.equal(s2.delays, 2, 'first time: the Maildir attempt, then the mbox');
   await b.release({ delays: 0 });
+  const s3 = { delays: 0 };
+  const b2 = await open(join(root, 'auto-mbox'), s3, auto);
+  assert.equal(s3.delays, 1, 'a known mbox opens in one hand-off');
+  await b2.release({ delays: 0 });
   const missing = await auto.open(join(root, 'missing'), { session: { delays: 0 }, log });
   assert.equal(missing.ok, false, 'auto: a missing path keeps the Maildir error');
   const junk = await store.open(spool('junk', 'not a mailbox\n'), { session: { delays: 0 }, log });
