@@ -19,6 +19,7 @@ import { Host, logStartupError } from '../host/host.js';
 import { peekHostOptions } from '../host/peek.js';
 import { personalityDir } from '../host/personality.js';
 import { createLogger, type LogLevel } from '../log.js';
+import { inheritListeningStdin } from '../net/activation.js';
 import { canonicalAddress, isLoopback } from '../net/addresses.js';
 import { Conn } from '../net/connection.js';
 import { divertListeners } from '../net/listener.js';
@@ -27,10 +28,14 @@ import { loadSecureContext, serverTls } from '../net/tls.js';
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 export const SERVE_STDIO_USAGE = `usage: host serve-stdio [DIR] [MODULE]
+       host serve-stdio --wait [DIR]
 
 One session on standard input and output (inetd, xinetd, tcpserver, socat, systemd Accept=yes).
-DIR is the personality (else $SERVER_PERSONALITY_PATH, else ./personality); MODULE the module that
-serves it (default: the first module that opens a listener). Logs go to standard error.
+DIR is the personality (else $SERVER_PERSONALITY_PATH, else ./personality); MODULE the module or
+listener that serves it (default: the first that opens a listener; pop3s: implicit TLS).
+--wait: standard input is a listening socket (inetd/xinetd wait = yes, popserv -i): the first
+listener accepts on it, the others bind as usual, and the server runs until SIGTERM.
+Logs go to standard error.
 `;
 
 /** fd 0 and fd 1 are the same open socket (inetd, tcpserver, systemd and socat all do this). */
@@ -140,7 +145,8 @@ export async function runServeStdio(args: string[]): Promise<number | undefined>
     process.stdout.write(SERVE_STDIO_USAGE);
     return 0;
   }
-  const [dirArg, moduleName] = args;
+  const wait = args[0] === '--wait';
+  const [dirArg, moduleName] = wait ? args.slice(1) : args;
   const dir = personalityDir(dirArg);
   const peek = peekHostOptions(dir);
   // Under inetd fd 2 may be the client socket too: then nothing may be written there.
@@ -152,6 +158,19 @@ export async function runServeStdio(args: string[]): Promise<number | undefined>
     destination: pino.destination({ fd: 2, sync: true }),
   });
   const log = root.child({ module: 'host' });
+
+  if (wait) {
+    inheritListeningStdin();
+    const host = new Host(dir, root);
+    try {
+      await host.start();
+    } catch (e) {
+      logStartupError(log, e);
+      return 1;
+    }
+    host.installSignals();
+    return undefined;
+  }
 
   const targets: Target[] = [];
   divertListeners(async (spec, onConnection, moduleLog) => {

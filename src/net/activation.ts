@@ -27,6 +27,14 @@ export function inheritedFds(env: NodeJS.ProcessEnv = process.env, pid = process
 }
 
 /**
+ * inetd/xinetd `wait = yes` (popserv -i): the listening socket is fd 0 and the server accepts on it.
+ * Call before the listeners are created; the first one takes it.
+ */
+export function inheritListeningStdin(): void {
+  inherited = [{ fd: 0, name: undefined }];
+}
+
+/**
  * The inherited fd for the listener `name`, claimed so no other listener gets it; undefined when
  * not socket-activated or none is left.
  */

@@ -528,3 +528,37 @@ test('serve-stdio with TLS: implicit TLS for MODULE pop3s (inetd on 995), and ST
     rmSync(tdir, { recursive: true, force: true });
   }
 });
+
+test('serve-stdio --wait: inetd wait mode (popserv -i), the server accepts on the listening socket in fd 0', async () => {
+  const srv: Server = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const a = srv.address();
+  const p = typeof a === 'object' && a ? a.port : 0;
+  const fd = (srv as unknown as { _handle: { fd: number } })._handle.fd;
+  const ch = spawnLogged(
+    process.execPath,
+    [helperPaths.mainJs, 'serve-stdio', '--wait', dir],
+    [fd, 'ignore', 'pipe'],
+  );
+  srv.close();
+  try {
+    const listening = await waitFor('listening on fd 0', () =>
+      ch.logs.find((r) => r.msg === 'listening' && r.listener === 'pop3'),
+    );
+    assert.equal(listening.fd, 0);
+    assert.equal(listening.port, p);
+    // Two sessions at once: it is a real server now, not one session.
+    spool('inetd');
+    spool('socat');
+    const [c1, c2] = await Promise.all([connectWhenUp(p), connectWhenUp(p)]);
+    await Promise.all([session(c1, 'inetd'), session(c2, 'socat')]);
+    ch.proc.kill('SIGTERM');
+    assert.equal(await exitCode(ch), 0, ch.stderr());
+    assert.equal(
+      ch.logs.filter((r) => typeof r.msg === 'string' && r.msg.startsWith('disconnected: peer quit')).length,
+      2,
+    );
+  } finally {
+    ch.proc.kill('SIGKILL');
+  }
+});
