@@ -203,15 +203,17 @@ export const optionSchema = {
   },
   strip_nul: {
     type: 'boolean',
-    default: true,
+    default: false,
     reloadable: true,
-    description: 'Remove NUL octets from messages sent.',
+    description:
+      'Client workaround: remove NUL octets from messages sent. Off by default (r2d2 had none): while on, no size hint in a file name can be trusted, so the first open of a maildrop reads every message whole (5 messages of 10 MB: 26 ms instead of 0.7 ms, page cache warm).',
   },
   ensure_header_end: {
     type: 'boolean',
-    default: true,
+    default: false,
     reloadable: true,
-    description: 'Send an empty line after the headers of a message that has none (some clients need it).',
+    description:
+      'Client workaround: send an empty line after the headers of a message that has none. Off by default (r2d2 had none): while on, the first open reads the header of every message.',
   },
   lock_stale: {
     type: 'duration',
