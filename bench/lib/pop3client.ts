@@ -13,15 +13,24 @@ export interface StepTimes {
   uidlLines: number;
 }
 
+/** Received bytes in one growing buffer; each terminator search resumes where the last stopped,
+ * so reading a 100,000-line listing costs the client O(n), not O(n²). */
 class Reader {
-  private buf = '';
+  private buf = Buffer.allocUnsafe(1 << 16);
+  private used = 0;
+  private scanned = 0;
   private waiting: (() => void) | undefined;
   private failure: Error | undefined;
 
   constructor(sock: Socket) {
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      this.buf += d;
+    sock.on('data', (d: Buffer) => {
+      if (this.used + d.length > this.buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + d.length));
+        this.buf.copy(bigger, 0, 0, this.used);
+        this.buf = bigger;
+      }
+      d.copy(this.buf, this.used);
+      this.used += d.length;
       this.wake();
     });
     sock.on('error', (e) => this.fail(e));
@@ -40,17 +49,23 @@ class Reader {
   }
 
   /** Waits until `end` occurs in the buffer; returns and consumes everything up to it. */
-  async until(end: string, deadline: number): Promise<string> {
+  async until(endText: string, deadline: number): Promise<string> {
+    const end = Buffer.from(endText, 'latin1');
+    this.scanned = 0;
     for (;;) {
-      const i = this.buf.indexOf(end);
+      const from = Math.max(0, this.scanned - end.length + 1);
+      const i = this.buf.subarray(0, this.used).indexOf(end, from);
       if (i >= 0) {
-        const out = this.buf.slice(0, i + end.length);
-        this.buf = this.buf.slice(i + end.length);
+        const stop = i + end.length;
+        const out = this.buf.toString('latin1', 0, stop);
+        this.buf.copy(this.buf, 0, stop, this.used);
+        this.used -= stop;
         return out;
       }
+      this.scanned = this.used;
       if (this.failure) throw this.failure;
       const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${JSON.stringify(end)}`);
+      if (left <= 0) throw new Error(`timed out waiting for ${JSON.stringify(endText)}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiting = () => {
