@@ -65,7 +65,7 @@ function brief(m: Measured): string {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(files.ready)) {
+  if (!existsSync(files.ready) || !existsSync(files.users('huge'))) {
     log('bench/work is not set up: running bench/setup.sh (about a minute)');
     execFileSync('bash', [files.setup], { stdio: 'inherit' });
   }
@@ -161,6 +161,7 @@ async function main(): Promise<void> {
     if (only.has('retr')) {
       await rounds('retr bulk', targets, (t) => retr(t, 'bulk', retrSecs));
       await rounds('retr big', targets, (t) => retr(t, 'big', retrSecs));
+      await rounds('retr huge', targets, (t) => retr(t, 'huge', retrSecs));
     }
     if (only.has('idle')) {
       await each('idle 2000', async (t) => {
@@ -263,6 +264,18 @@ async function main(): Promise<void> {
       target: 'flat in size',
       dovecotValue: g(r('retr big').dovecot),
       oursValue: g(r('retr big').ours),
+    });
+  }
+  add({ figure: 'RETR one 100 MB msg', unit: 'MB/s', better: 'higher' }, 'retr huge');
+  if (results['retr huge']) {
+    const g = (m?: Measured) => (m ? Number(m.detail.rss_peak_growth_kb) / 1024 : undefined);
+    rows.push({
+      figure: '  RSS growth during 100 MB RETR',
+      unit: 'MB',
+      better: 'lower',
+      target: 'flat in size',
+      dovecotValue: g(r('retr huge').dovecot),
+      oursValue: g(r('retr huge').ours),
     });
   }
   const detail = (key: string, side: Side, field: string) => {

@@ -24,7 +24,32 @@ work=${BENCH_WORK:-$here/work}
 force=0
 [ "${1:-}" = "--force" ] && force=1
 
+# add_huge: one 100 MB message (user "huge"), to show that RETR memory does not grow with the
+# message. Added to an existing bench/work too (it came after the first corpora).
+add_huge() {
+    [ -d "$work/ours/huge" ] && return 0
+    echo "== corpus huge: mkmaildir --users 0 --msgs 0 --big-mb 100"
+    rm -rf "$work/gen-huge"
+    python3 "$kit/mkmaildir.py" "$work/gen-huge" --users 0 --msgs 0 --big-mb 100 --seed 6
+    mv "$work/gen-huge/big" "$work/ours/huge"
+    sed -n 's/^big:/huge:/p' "$work/gen-huge/users.txt" > "$work/users-huge.txt"
+    rm -rf "$work/gen-huge"
+    cat "$work/users-huge.txt" >> "$work/users-all.txt"
+    python3 - "$work/users-huge.txt" "$work/ours" "$work/personality/users.sqlite" <<'EOF2'
+import sqlite3, sys
+users, root, db = sys.argv[1:]
+con = sqlite3.connect(db)
+for line in open(users):
+    login, pw = line.rstrip("\n").split(":", 1)
+    con.execute("INSERT OR REPLACE INTO mailbox (address, password, maildrop) VALUES (?, ?, ?)",
+                (login, "{PLAIN}" + pw, "%s/%s/Maildir" % (root, login)))
+con.commit()
+EOF2
+    cp -a "$work/ours/huge" "$work/dovecot/huge"
+}
+
 if [ -f "$work/.ready" ] && [ $force = 0 ]; then
+    add_huge
     echo "bench/work is ready (bash bench/setup.sh --force to rebuild)"
     exit 0
 fi
@@ -100,6 +125,7 @@ EOF
 echo "== dovecot copy (cp -a; Dovecot's script chowns it to uid 5000)"
 cp -a "$work/ours" "$work/dovecot"
 
+add_huge
 touch "$work/.ready"
 du -sh "$work"
 echo "bench/work ready"

@@ -91,7 +91,7 @@ export async function sessionRate(t: Target, set: string, conc: number, seconds:
  * RETR of every message of one user in one session, repeated. Value: RETR/s (bulk) or MB/s (big).
  * Also the server's peak RSS above its level before the run (memory flat in message size).
  */
-export async function retr(t: Target, user: 'bulk' | 'big', seconds: number): Promise<Measured> {
+export async function retr(t: Target, user: 'bulk' | 'big' | 'huge', seconds: number): Promise<Measured> {
   const before = memory(t.pids());
   let peak = before.rssKb;
   const sampler = setInterval(() => {
