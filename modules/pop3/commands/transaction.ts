@@ -136,9 +136,12 @@ async function send(s: Session, i: number, lines: number | null, head: string, s
   } else {
     let chunk = r.value;
     let first = true;
+    /** Handed back to the store to refill (see MaildirDrop.read): the socket no longer needs it. */
+    let back: Buffer | undefined;
     try {
       for (;;) {
-        const next = await it.next();
+        const next = await it.next(back);
+        back = undefined;
         if (s.state !== 'transaction' || s.reason !== undefined) {
           await it.return?.();
           return;
@@ -154,6 +157,9 @@ async function send(s: Session, i: number, lines: number | null, head: string, s
         }
         const ok = conn.write(first ? Buffer.concat([headBuf, chunk]) : chunk);
         first = false;
+        // Written whole to the kernel (nothing queued): the buffer is free again. Not over TLS,
+        // whose layer may still hold it.
+        if (ok && !conn.secure && conn.socket.writableLength === 0) back = chunk;
         chunk = next.value;
         if (!ok) {
           await Promise.race([conn.drained(), conn.closed]);

@@ -210,6 +210,10 @@ class MaildirDrop implements OpenedMaildrop {
       READ,
       base,
     );
+    // A chunk handed back through next(chunk) once the socket took it whole: the next read fills
+    // it instead of a new buffer (no garbage per chunk on a long RETR). Never a read-ahead window,
+    // whose buffer other messages share.
+    let spare: ArrayBuffer | undefined;
     try {
       while (pending !== null) {
         const r: ReadOutput = await pending;
@@ -224,8 +228,15 @@ class MaildirDrop implements OpenedMaildrop {
             offset: r.offset,
             state: r.state,
             ahead: undefined,
+            reuse: spare,
           };
-          pending = this.workers.offload<ReadInput, ReadOutput>(session, READ, next);
+          pending = this.workers.offload<ReadInput, ReadOutput>(
+            session,
+            READ,
+            next,
+            spare === undefined ? undefined : [spare],
+          );
+          spare = undefined;
         } else if (lines === null) {
           this.checkSize(index, r.state.size);
         }
@@ -240,7 +251,18 @@ class MaildirDrop implements OpenedMaildrop {
           }
           this.ahead = map;
         }
-        if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
+        if (r.length > 0) {
+          const back: unknown = yield Buffer.from(r.buf, 0, r.length);
+          if (
+            !r.done &&
+            r.aheadLengths === undefined &&
+            Buffer.isBuffer(back) &&
+            back.buffer === r.buf &&
+            r.buf.byteLength >= 4096
+          ) {
+            spare = r.buf;
+          }
+        }
       }
     } finally {
       // The consumer stopped early (connection closed): do not leave a rejection unhandled.
