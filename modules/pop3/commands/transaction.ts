@@ -136,12 +136,17 @@ async function send(s: Session, i: number, lines: number | null, head: string, s
   } else {
     let chunk = r.value;
     let first = true;
-    /** Handed back to the store to refill (see MaildirDrop.read): the socket no longer needs it. */
-    let back: Buffer | undefined;
+    /** The last chunk given to the socket, and whether to hand it back to the store to refill. */
+    let written: Buffer | undefined;
     try {
       for (;;) {
+        // Once the socket has written everything (at once, or after the drain below), the chunk is
+        // free again: the store refills it (MaildirDrop.read) instead of allocating. Not over TLS,
+        // whose layer may still hold it.
+        const back =
+          written !== undefined && !conn.secure && conn.socket.writableLength === 0 ? written : undefined;
+        written = undefined;
         const next = await it.next(back);
-        back = undefined;
         if (s.state !== 'transaction' || s.reason !== undefined) {
           await it.return?.();
           return;
@@ -157,9 +162,7 @@ async function send(s: Session, i: number, lines: number | null, head: string, s
         }
         const ok = conn.write(first ? Buffer.concat([headBuf, chunk]) : chunk);
         first = false;
-        // Written whole to the kernel (nothing queued): the buffer is free again. Not over TLS,
-        // whose layer may still hold it.
-        if (ok && !conn.secure && conn.socket.writableLength === 0) back = chunk;
+        written = chunk;
         chunk = next.value;
         if (!ok) {
           await Promise.race([conn.drained(), conn.closed]);
