@@ -96,6 +96,7 @@ before(async () => {
     'tls_port = 0',
     'maildir_root = mail',
     'auth = system',
+    'popa3d_log = true',
     'system_passwd_file = passwd',
     'system_shadow_file = shadow',
     `system_mail_path = ${dir}/spool/%u`,
