@@ -1,6 +1,6 @@
 // Imports the module files of a personality (ServerKit step 2): every *.js/*.mjs in DIR/modules in
 // name order, symlinks allowed. Each default export must be a ModuleDescriptor for our API major.
-import { readdirSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HOST_API_VERSION, type Logger, type ModuleDescriptor, type OptionSpec } from '../api.js';
@@ -91,7 +91,9 @@ export async function importModule(
   const abs = resolve(file);
   let mod: { default?: unknown };
   try {
-    mod = await import(pathToFileURL(abs).href);
+    // Import the link's target, not the link: the module's own relative imports must resolve
+    // from where it really lies (seen failing under serve-stdio when left to the resolver).
+    mod = await import(pathToFileURL(realpathSync(abs)).href);
   } catch (e) {
     throw new HostError('BAD_MODULE', `${abs}: cannot import: ${(e as Error).message}`, { cause: e });
   }
