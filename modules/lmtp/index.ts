@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import {
   type Connection,
   defineModule,
+  drainSessions,
   HOST_API_VERSION,
   HostError,
   type Listener,
@@ -91,17 +92,8 @@ export default defineModule(import.meta, {
       },
 
       async stop(deadline) {
-        await Promise.all(listeners.map((l) => l.close().catch(() => {})));
-        // Let clients finish their transactions until the deadline; LMTP clients QUIT quickly.
-        while (sessions.size > 0 && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
-        }
-        if (sessions.size === 0) return;
-        const closing = [...sessions].map((s) => {
-          s.shutdown();
-          return s.finished;
-        });
-        await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 5000).unref())]);
+        // Clients finish their transactions until the deadline (LMTP clients QUIT quickly), then 421.
+        await drainSessions(listeners, sessions, deadline);
       },
     };
   },

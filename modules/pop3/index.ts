@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import {
   type Connection,
   defineModule,
+  drainSessions,
   HOST_API_VERSION,
   HostError,
   type Listener,
@@ -239,18 +240,8 @@ export default defineModule(import.meta, {
 
       async stop(deadline) {
         notifier?.close();
-        await Promise.all(listeners.map((l) => l.close().catch(() => {})));
-        // Let sessions finish on their own until the deadline.
-        while (sessions.size > 0 && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
-        }
-        if (sessions.size === 0) return;
-        const closing = [...sessions].map((s) => {
-          s.shutdown();
-          return s.finished;
-        });
-        // UPDATE in progress is let finish; bound the wait so a stuck socket cannot hold the exit.
-        await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 5000).unref())]);
+        // Sessions finish on their own until the deadline; then an UPDATE in progress is let finish.
+        await drainSessions(listeners, sessions, deadline);
       },
     };
   },
