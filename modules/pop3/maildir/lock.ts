@@ -21,6 +21,7 @@ import {
   utimesSync,
   writeSync,
 } from 'node:fs';
+import { errno } from './files.js';
 
 export const LOCK_FILE = 'pop3.lock';
 
@@ -35,10 +36,6 @@ export interface LockOwner {
 
 export type LockResult = 'locked' | 'in-use';
 
-function errno(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException)?.code;
-}
-
 export function lockText(o: LockOwner, now: number): string {
   return `${o.host} ${o.pid} ${o.instance} ${o.token} ${now}\n`;
 }
@@ -47,17 +44,7 @@ export function lockText(o: LockOwner, now: number): string {
 export function acquireLock(dir: string, o: LockOwner, staleMs: number, now = Date.now()): LockResult {
   const path = `${dir}/${LOCK_FILE}`;
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      try {
-        writeSync(fd, lockText(o, now));
-      } finally {
-        closeSync(fd);
-      }
-      return 'locked';
-    } catch (e) {
-      if (errno(e) !== 'EEXIST') throw e;
-    }
+    if (createExclusive(path, lockText(o, now), 0o600)) return 'locked';
     let text: string;
     let mtimeMs: number;
     try {
@@ -68,26 +55,53 @@ export function acquireLock(dir: string, o: LockOwner, staleMs: number, now = Da
       throw e;
     }
     if (!isStale(text, mtimeMs, o, staleMs, now)) return 'in-use';
-    const aside = `${path}.stale.${o.host}.${o.pid}.${randomBytes(6).toString('hex')}`;
-    try {
-      renameSync(path, aside);
-    } catch (e) {
-      if (errno(e) === 'ENOENT') continue; // someone else broke it first
-      throw e;
-    }
-    if (readFileSync(aside, 'latin1') !== text) {
-      // Between our look and the rename the stale lock was replaced by a live one: restore it.
-      try {
-        linkSync(aside, path);
-      } catch {
-        // A third party holds the lock now; either way it is not ours.
-      }
-      unlinkSync(aside);
-      return 'in-use';
-    }
-    unlinkSync(aside);
+    // Restored: between our look and the rename the stale lock was replaced by a live one.
+    if (breakLock(path, text, `${o.host}.${o.pid}`) === 'restored') return 'in-use';
   }
   return 'in-use';
+}
+
+/** Create `path` exclusively with `text`; false when it exists. Throws other errors. */
+export function createExclusive(path: string, text: string, mode: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', mode);
+  } catch (e) {
+    if (errno(e) === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Break a lock judged stale when it held `seen`: rename it aside (a name unique by `tag` and random
+ * bytes) and remove it; if what was renamed away is not what was judged, it is put back.
+ * 'gone' when it had been removed meanwhile (someone else broke it first).
+ */
+export function breakLock(path: string, seen: string, tag: string): 'broken' | 'gone' | 'restored' {
+  const aside = `${path}.stale.${tag}.${randomBytes(6).toString('hex')}`;
+  try {
+    renameSync(path, aside);
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return 'gone';
+    throw e;
+  }
+  if (readFileSync(aside, 'latin1') !== seen) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // A third party holds the lock now; either way it is not ours.
+    }
+    unlinkSync(aside);
+    return 'restored';
+  }
+  unlinkSync(aside);
+  return 'broken';
 }
 
 export function isStale(text: string, mtimeMs: number, o: LockOwner, staleMs: number, now: number): boolean {
@@ -123,7 +137,16 @@ function holds(path: string, o: LockOwner): boolean {
 
 /** Remove the lock if it is still ours (it may have been broken as stale and taken by another). */
 export function releaseLock(dir: string, o: LockOwner): boolean {
-  const path = `${dir}/${LOCK_FILE}`;
+  return releaseLockFile(`${dir}/${LOCK_FILE}`, o);
+}
+
+/** Refresh the lock's mtime during a long session so no other host judges it stale. */
+export function touchLock(dir: string, o: LockOwner, now = Date.now()): boolean {
+  return touchLockFile(`${dir}/${LOCK_FILE}`, o, now);
+}
+
+/** releaseLock for an owner lock file at any path. */
+export function releaseLockFile(path: string, o: LockOwner): boolean {
   if (!holds(path, o)) return false;
   try {
     unlinkSync(path);
@@ -134,9 +157,8 @@ export function releaseLock(dir: string, o: LockOwner): boolean {
   }
 }
 
-/** Refresh the lock's mtime during a long session so no other host judges it stale. */
-export function touchLock(dir: string, o: LockOwner, now = Date.now()): boolean {
-  const path = `${dir}/${LOCK_FILE}`;
+/** touchLock for an owner lock file at any path. */
+export function touchLockFile(path: string, o: LockOwner, now: number): boolean {
   if (!holds(path, o)) return false;
   const t = now / 1000;
   utimesSync(path, t, t);

@@ -9,64 +9,22 @@
 // 2. The session lock `USER.pop3.lock` (RFC 1939 exclusive access, `-ERR [IN-USE]`): held for
 //    the whole session, with the Maildir lock's rules (holder host/pid/instance/token, refreshed
 //    mtime; see ../maildir/lock.ts). MDAs do not know it and are never blocked by it.
-import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync, unlinkSync } from 'node:fs';
+import { errno } from '../maildir/files.js';
 import {
-  closeSync,
-  linkSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  utimesSync,
-  writeSync,
-} from 'node:fs';
-import { isStale, type LockOwner, lockText } from '../maildir/lock.js';
-
-function errno(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException)?.code;
-}
+  breakLock,
+  createExclusive,
+  isStale,
+  type LockOwner,
+  lockText,
+  releaseLockFile,
+  touchLockFile,
+} from '../maildir/lock.js';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** Block this worker thread (never the event loop: these functions only run in workers). */
 function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
-}
-
-/** Create `file` exclusively with `text`; false when it exists. Throws other errors. */
-function createExclusive(file: string, text: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(file, 'wx', 0o644);
-  } catch (e) {
-    if (errno(e) === 'EEXIST') return false;
-    throw e;
-  }
-  try {
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
-}
-
-/** Rename `file` aside and remove it, unless it changed since it was judged stale (then restore). */
-function breakLock(file: string, seen: string): void {
-  const aside = `${file}.stale.${process.pid}.${randomBytes(6).toString('hex')}`;
-  try {
-    renameSync(file, aside);
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return;
-    throw e;
-  }
-  if (readFileSync(aside, 'latin1') !== seen) {
-    try {
-      linkSync(aside, file);
-    } catch {
-      // someone holds it now; not ours either way
-    }
-  }
-  unlinkSync(aside);
 }
 
 export const dotlockPath = (mbox: string): string => `${mbox}.lock`;
@@ -81,7 +39,7 @@ export function dotlock(mbox: string, waitMs: number, staleMs: number): 'locked'
   const text = `${process.pid}\n`;
   const until = Date.now() + waitMs;
   for (;;) {
-    if (createExclusive(file, text)) return 'locked';
+    if (createExclusive(file, text, 0o644)) return 'locked';
     let seen: string;
     let mtimeMs: number;
     try {
@@ -92,7 +50,7 @@ export function dotlock(mbox: string, waitMs: number, staleMs: number): 'locked'
       throw e;
     }
     if (Date.now() - mtimeMs > staleMs) {
-      breakLock(file, seen);
+      breakLock(file, seen, String(process.pid));
       continue;
     }
     if (Date.now() >= until) return 'busy';
@@ -113,7 +71,7 @@ export function lockSession(mbox: string, o: LockOwner, staleMs: number): 'locke
   const file = sessionLockPath(mbox);
   for (let attempt = 0; attempt < 3; attempt++) {
     const now = Date.now();
-    if (createExclusive(file, lockText(o, now))) return 'locked';
+    if (createExclusive(file, lockText(o, now), 0o644)) return 'locked';
     let seen: string;
     let mtimeMs: number;
     try {
@@ -124,36 +82,15 @@ export function lockSession(mbox: string, o: LockOwner, staleMs: number): 'locke
       throw e;
     }
     if (!isStale(seen, mtimeMs, o, staleMs, now)) return 'in-use';
-    breakLock(file, seen);
+    breakLock(file, seen, String(process.pid));
   }
   return 'in-use';
 }
 
-function holds(file: string, o: LockOwner): boolean {
-  try {
-    return readFileSync(file, 'latin1').split(' ')[3] === o.token;
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return false;
-    throw e;
-  }
-}
-
 export function unlockSession(mbox: string, o: LockOwner): boolean {
-  const file = sessionLockPath(mbox);
-  if (!holds(file, o)) return false;
-  try {
-    unlinkSync(file);
-    return true;
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return false;
-    throw e;
-  }
+  return releaseLockFile(sessionLockPath(mbox), o);
 }
 
 export function touchSession(mbox: string, o: LockOwner): boolean {
-  const file = sessionLockPath(mbox);
-  if (!holds(file, o)) return false;
-  const t = Date.now() / 1000;
-  utimesSync(file, t, t);
-  return true;
+  return touchLockFile(sessionLockPath(mbox), o, Date.now());
 }

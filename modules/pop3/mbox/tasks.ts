@@ -17,6 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { errno, readAt } from '../maildir/files.js';
 import type { LockOwner } from '../maildir/lock.js';
 import {
   encode,
@@ -29,9 +30,6 @@ import {
 import { dotlock, lockSession, touchSession, undotlock, unlockSession } from './locks.js';
 import { type FromQuoting, MboxParser, unquote } from './parse.js';
 
-function errno(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException)?.code;
-}
 function describe(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   return err?.code ? `${err.code}: ${err.message}` : String(e);
@@ -290,16 +288,6 @@ export interface ReadOutput {
 }
 
 let inbuf = Buffer.allocUnsafeSlow(64 * 1024);
-
-function readAt(fd: number, buf: Buffer, len: number, pos: number): number {
-  let got = 0;
-  while (got < len) {
-    const n = readSync(fd, buf, got, len - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
-}
 
 export function read(input: ReadInput): ReadOutput {
   const state = input.state ?? initialState();
