@@ -1,10 +1,9 @@
 // The Maildir MaildropStore: the POP3 engine's view of a Maildir. Every blocking step runs as a
 // worker task (tasks.ts), one hand-off per open, per chunk read, per update or release; each is
 // counted as a session delay.
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { DelayCounter, Logger, WorkerPool } from '../../../src/api.js';
 import { task } from '../../../src/api.js';
+import { lockOwners, messageList } from '../maildrop-shared.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -63,12 +62,7 @@ export function validFolder(name: string): boolean {
 }
 
 export function createMaildirStore(config: () => MaildirStoreConfig, workers: WorkerPool): MaildropStore {
-  const host = hostname();
-  // The process's start time: the same for every store in this process, different for a later
-  // process that happens to get our pid (its lock left behind is then recognised as stale).
-  const instance = Math.round(performance.timeOrigin).toString(36);
-  const tokens = randomBytes(4).toString('hex');
-  let opened = 0;
+  const nextOwner = lockOwners();
 
   return {
     async open(path: string, options: OpenOptions): Promise<OpenResult> {
@@ -85,12 +79,7 @@ export function createMaildirStore(config: () => MaildirStoreConfig, workers: Wo
         }
         dir = `${root}/.${options.folder}`;
       }
-      const owner: LockOwner = {
-        host,
-        pid: process.pid,
-        instance,
-        token: `${instance}.${tokens}.${(++opened).toString(36)}`,
-      };
+      const owner = nextOwner();
       const wire: WireOptions = { stripNul: cfg.stripNul, ensureHeaderEnd: cfg.ensureHeaderEnd };
       let r: OpenOutput;
       try {
@@ -139,15 +128,9 @@ class MaildirDrop implements OpenedMaildrop {
   ) {
     const n = r.sizes.length;
     this.namesBlock = n === 0 ? '' : r.names;
-    const uids = n === 0 ? [] : r.uids.split('\n');
-    const messages: MessageInfo[] = new Array(n);
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      messages[i] = { uid: uids[i], size: r.sizes[i] };
-      total += r.sizes[i];
-    }
-    this.messages = messages;
-    this.totalSize = total;
+    const list = messageList(r.uids, r.sizes);
+    this.messages = list.messages;
+    this.totalSize = list.totalSize;
     this.counters = r.counters;
     this.stamps = r.stamps;
     if (cfg.lockStaleMs > 0) {

@@ -1,12 +1,11 @@
 // The mbox MaildropStore (`/var/mail/USER` files), beside the Maildir store and with its shape:
 // every blocking step is one worker task (tasks.ts), one hand-off per open, per chunk read, per
 // update or release, each counted as a session delay. See README.md for the format rules.
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { DelayCounter, Logger, WorkerPool } from '../../../src/api.js';
 import { task } from '../../../src/api.js';
 import type { LockOwner } from '../maildir/lock.js';
 import type { WireOptions } from '../maildir/wire.js';
+import { lockOwners, messageList } from '../maildrop-shared.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -69,10 +68,7 @@ interface Listing {
 
 export function createMboxStore(config: () => MboxStoreConfig, workers: WorkerPool): MboxStore {
   const listings = new Map<string, Listing>();
-  const host = hostname();
-  const instance = Math.round(performance.timeOrigin).toString(36);
-  const tokens = randomBytes(4).toString('hex');
-  let opened = 0;
+  const nextOwner = lockOwners();
 
   async function openMbox(path: string, options: OpenOptions, probe: boolean): Promise<MboxOpenResult> {
     const cfg = config();
@@ -84,12 +80,7 @@ export function createMboxStore(config: () => MboxStoreConfig, workers: WorkerPo
         detail: `mbox ${path} has no folder ${JSON.stringify(options.folder)}`,
       };
     }
-    const owner: LockOwner = {
-      host,
-      pid: process.pid,
-      instance,
-      token: `${instance}.${tokens}.${(++opened).toString(36)}`,
-    };
+    const owner = nextOwner();
     const wire: WireOptions = { stripNul: cfg.stripNul, ensureHeaderEnd: cfg.ensureHeaderEnd };
     const key = `${+cfg.stripNul}${+cfg.ensureHeaderEnd}${cfg.quoting}`;
     const cached = listings.get(path);
@@ -150,16 +141,9 @@ class MboxDrop implements Maildrop {
     private readonly cfg: MboxStoreConfig,
     private readonly log: Logger,
   ) {
-    const n = r.sizes.length;
-    const uids = n === 0 ? [] : r.uids.split('\n');
-    const messages: MessageInfo[] = new Array(n);
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      messages[i] = { uid: uids[i], size: r.sizes[i] };
-      total += r.sizes[i];
-    }
-    this.messages = messages;
-    this.totalSize = total;
+    const list = messageList(r.uids, r.sizes);
+    this.messages = list.messages;
+    this.totalSize = list.totalSize;
     this.fd = r.fd;
     this.offsets = r.offsets;
     this.snapshot = r.snapshot;
