@@ -8,6 +8,7 @@ import { underRoot } from '../auth/maildrop.js';
 import { hashPassword } from '../auth/passwords.js';
 import { isHostError } from '../errors.js';
 import { withPersonality } from '../host/offline.js';
+import { parsePersonalityArgs } from './personality-args.js';
 
 const EX_USAGE = 64;
 const EX_DATAERR = 65;
@@ -32,28 +33,16 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args | string {
-  let dir: string | undefined;
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--personality' || a === '-p') {
-      dir = argv[++i];
-      if (dir === undefined) return `${a} needs a directory`;
-    } else if (a.startsWith('--personality=')) dir = a.slice('--personality='.length);
-    else if (a === '--help' || a === '-h') return '';
-    else if (a === '--') {
-      rest.push(...argv.slice(i + 1));
-      break;
-    } else if (a.startsWith('-') && a !== '-') return `unknown option ${a}`;
-    else rest.push(a);
-  }
+  const parsed = parsePersonalityArgs(argv, { endOfOptions: true });
+  if (typeof parsed === 'string') return parsed;
+  const { dir, operands: rest } = parsed;
   if (rest.length < 2 || rest.length > 3) return 'ADDRESS and PASSWORD are needed (and at most a MAILDIR)';
   const [address, password, maildir] = rest;
   if (address === '' || /[\s/\\\0]/.test(address) || address.startsWith('.')) {
     return `"${address}" is not a usable address (no spaces, slashes, or leading dot)`;
   }
   if (password === '') return 'the password may not be empty';
-  return { dir: dir ?? process.env.SERVER_PERSONALITY_PATH ?? 'personality', address, password, maildir };
+  return { dir, address, password, maildir };
 }
 
 async function readPassword(stdin: Readable): Promise<string> {

@@ -3,6 +3,7 @@
 // (67) or retry (75); the reason is one line on stderr.
 import type { Readable } from 'node:stream';
 import type { Database } from '../api.js';
+import { parsePersonalityArgs } from '../cli/personality-args.js';
 import { withPersonality } from '../host/offline.js';
 import { MaildirDelivery } from './deliver.js';
 import { DEFAULT_DELIVERY_QUERY, type LookupConfig, lookupRecipient } from './lookup.js';
@@ -28,21 +29,11 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args | string {
-  let dir: string | undefined;
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--personality' || a === '-p') {
-      dir = argv[++i];
-      if (dir === undefined) return `${a} needs a directory`;
-    } else if (a.startsWith('--personality=')) dir = a.slice('--personality='.length);
-    else if (a === '--help' || a === '-h') return '';
-    else if (a.startsWith('-') && a !== '-') return `unknown option ${a}`;
-    else rest.push(a);
-  }
+  const parsed = parsePersonalityArgs(argv, { endOfOptions: false });
+  if (typeof parsed === 'string') return parsed;
+  const { dir, operands: rest } = parsed;
   if (rest.length !== 1 || rest[0] === '') return 'exactly one RECIPIENT is needed';
-  // Same default as `host start`.
-  return { dir: dir ?? process.env.SERVER_PERSONALITY_PATH ?? 'personality', recipient: rest[0] };
+  return { dir, recipient: rest[0] };
 }
 
 interface Settings extends LookupConfig {
