@@ -140,6 +140,19 @@ interface Target {
   log: Logger;
 }
 
+/** Start the host with its signal handlers; null (the reason logged) when it did not start. */
+async function startHost(dir: string, root: Logger, log: Logger): Promise<Host | null> {
+  const host = new Host(dir, root);
+  try {
+    await host.start();
+  } catch (e) {
+    logStartupError(log, e);
+    return null;
+  }
+  host.installSignals();
+  return host;
+}
+
 export async function runServeStdio(args: string[]): Promise<number | undefined> {
   if (args[0] === '--help' || args[0] === '-h') {
     process.stdout.write(SERVE_STDIO_USAGE);
@@ -161,15 +174,7 @@ export async function runServeStdio(args: string[]): Promise<number | undefined>
 
   if (wait) {
     inheritListeningStdin();
-    const host = new Host(dir, root);
-    try {
-      await host.start();
-    } catch (e) {
-      logStartupError(log, e);
-      return 1;
-    }
-    host.installSignals();
-    return undefined;
+    return (await startHost(dir, root, log)) === null ? 1 : undefined;
   }
 
   const targets: Target[] = [];
@@ -185,14 +190,8 @@ export async function runServeStdio(args: string[]): Promise<number | undefined>
     return listener;
   });
 
-  const host = new Host(dir, root);
-  try {
-    await host.start();
-  } catch (e) {
-    logStartupError(log, e);
-    return 1;
-  }
-  host.installSignals();
+  const host = await startHost(dir, root, log);
+  if (host === null) return 1;
   const target =
     moduleName === undefined
       ? targets[0]
