@@ -134,6 +134,23 @@ function localAddress(env: NodeJS.ProcessEnv, sock: Socket | null): Endpoint {
   return { address: 'stdio', port: 0 };
 }
 
+/**
+ * Why `fd` cannot serve as the session's stream (net.Socket takes only a socket or a pipe and
+ * throws ERR_INVALID_FD_TYPE for the rest), or null when it can.
+ */
+function unusableStream(fd: number): string | null {
+  let st: ReturnType<typeof fstatSync>;
+  try {
+    st = fstatSync(fd);
+  } catch {
+    return 'closed';
+  }
+  if (st.isSocket() || st.isFIFO()) return null;
+  if (st.isFile()) return 'a regular file';
+  if (st.isCharacterDevice()) return 'a character device (a terminal or /dev/null)';
+  return 'neither a socket nor a pipe';
+}
+
 interface Target {
   spec: ListenSpec;
   onConnection: (c: Connection) => void;
@@ -160,6 +177,18 @@ export async function runServeStdio(args: string[]): Promise<number | undefined>
   }
   const wait = args[0] === '--wait';
   const [dirArg, moduleName] = wait ? args.slice(1) : args;
+  if (!wait) {
+    for (const [fd, name] of [
+      [0, 'standard input'],
+      [1, 'standard output'],
+    ] as const) {
+      const why = unusableStream(fd);
+      if (why !== null) {
+        process.stderr.write(`host serve-stdio: ${name} is ${why}: it must be a socket or a pipe\n`);
+        return 64; // EX_USAGE
+      }
+    }
+  }
   const dir = personalityDir(dirArg);
   const peek = peekHostOptions(dir);
   // Under inetd fd 2 may be the client socket too: then nothing may be written there.
