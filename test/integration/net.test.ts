@@ -13,22 +13,14 @@ import type { Connection, Listener, ListenSpec, SessionLimiter, TlsFiles } from 
 import { isHostError } from '../../src/errors.js';
 import { listen } from '../../src/net/listener.js';
 import { createSessionLimiter } from '../../src/pools/sessions.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'infra-net-'));
 const tlsFiles: TlsFiles = { keyFile: join(dir, 'key.pem'), certFile: join(dir, 'cert.pem') };
 const listeners: Listener[] = [];
 
 before(() => {
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1'].concat([
-      '-keyout',
-      tlsFiles.keyFile,
-      '-out',
-      tlsFiles.certFile,
-    ]),
-    { stdio: 'ignore' },
-  );
+  selfSignedCert(tlsFiles.keyFile, tlsFiles.certFile);
 });
 after(async () => {
   for (const l of listeners) await l.close();
@@ -321,16 +313,7 @@ test('implicit TLS listener; a certificate reload is used by the next client', a
   c.close();
 
   const second: TlsFiles = { keyFile: join(dir, 'key2.pem'), certFile: join(dir, 'cert2.pem') };
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=renewed', '-days', '1'].concat([
-      '-keyout',
-      second.keyFile,
-      '-out',
-      second.certFile,
-    ]),
-    { stdio: 'ignore' },
-  );
+  selfSignedCert(second.keyFile, second.certFile, 'renewed');
   srv.listener.update({ tls: second });
   const d = await Client.openTls(srv.port);
   const cert = (d.sock as TLSSocket).getPeerCertificate();

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { helperPaths, type RunningHost, startHost } from '../helpers/host.js';
 import { connect, type Pop3Client } from '../helpers/pop3.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const MSGS: Record<string, Buffer> = {
   '1700000101.A1P1.test': Buffer.from('Subject: one\n\n.dot\nbody\n'),
@@ -34,21 +35,7 @@ before(async () => {
     for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(dir, 'mail', u, sub), { recursive: true });
     for (const n of NAMES) writeFileSync(join(dir, 'mail', u, 'new', n), MSGS[n]);
   }
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ].concat(['-subj', '/CN=localhost', '-days', '2']),
-    { stdio: 'ignore' },
-  );
+  selfSignedCert(join(dir, 'key.pem'), join(dir, 'cert.pem'));
   const crypt = execFileSync('openssl', ['passwd', '-6', '-salt', 'saltsalt', 'pw-crypt']).toString().trim();
   const rows = [
     ['plain', '{PLAIN}pw-plain'],

@@ -1,7 +1,7 @@
 // End to end: the real host process, the pop3 module, the real Maildir store and SQL authenticator
 // over SQLite, TLS with a certificate made here, and real POP3 clients fetching and comparing bytes.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -20,6 +20,7 @@ import fc from 'fast-check';
 import { helperPaths, type RunningHost, startHost } from '../helpers/host.js';
 import { connect, type Pop3Client } from '../helpers/pop3.js';
 import { checkScript, commandArb } from '../helpers/pop3-fuzz.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const CORPUS: Record<string, Buffer> = {
   '1700000001.M1P1.test': Buffer.from(
@@ -79,25 +80,7 @@ before(async () => {
     join(dir, 'mail', 'folder', '.Spam', 'new', '1700000099.M9P9.spam'),
     'Subject: spam\n\nbuy\n',
   );
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '2',
-    ],
-    { stdio: 'ignore' },
-  );
+  selfSignedCert(join(dir, 'key.pem'), join(dir, 'cert.pem'));
   const rows = USERS.map(
     (u) =>
       `INSERT INTO mailbox (address, password, maildrop) VALUES ('${u}@example.com', '{PLAIN}pw-${u}', '${u}');`,

@@ -21,6 +21,7 @@ import {
   startHost,
 } from '../helpers/host.js';
 import { connect, Pop3Client } from '../helpers/pop3.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const FROM = 'From alice@example.com Tue Mar 27 16:57:44 2012\n';
 const MSGS = [
@@ -465,25 +466,7 @@ test('serve-stdio with TLS: implicit TLS for MODULE pop3s (inetd on 995), and ST
     // tls_port is never bound by serve-stdio; it only makes the module open its pop3s listener.
     c11n: readFileSync(join(dir, 'c11n'), 'utf8').replace('tls_port = 0', 'tls_port = 1'),
   });
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(tdir, 'key.pem'),
-      '-out',
-      join(tdir, 'cert.pem'),
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '2',
-    ],
-    { stdio: 'ignore' },
-  );
+  selfSignedCert(join(tdir, 'key.pem'), join(tdir, 'cert.pem'));
   try {
     // Implicit TLS.
     spool('inetd');
