@@ -1,31 +1,16 @@
 // RETR read-ahead of the Maildir store: whole following messages come with one read, are sent
 // byte for byte as a read of their own would send them, and never stand in for TOP.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import pino from 'pino';
-import { createMaildirStore, type MaildirStoreConfig } from '../../modules/pop3/maildir/store.js';
+import { test } from 'node:test';
+import { createMaildirStore } from '../../modules/pop3/maildir/store.js';
 import type { Maildrop } from '../../modules/pop3/seams.js';
-import { createWorkerPool } from '../../src/pools/workers.js';
+import { MAILDIR_CONFIG, storeFixture } from '../helpers/store-fixture.js';
 
-const log = pino({ level: 'silent' });
-const pool = createWorkerPool({ minThreads: 1, maxThreads: 2, idleTimeoutMs: 5000 });
-const root = mkdtempSync(join(tmpdir(), 'maildir-ahead-'));
-after(async () => {
-  await pool.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const { log, pool, root } = storeFixture('maildir-ahead');
 
-const cfg: MaildirStoreConfig = {
-  deleteMode: 'delete',
-  trashFolder: 'Trash',
-  stripNul: false,
-  ensureHeaderEnd: false,
-  lockStaleMs: 60_000,
-  chunkSize: 65536,
-};
+const cfg = MAILDIR_CONFIG;
 const store = createMaildirStore(() => cfg, pool);
 
 /** n messages in cur/, LF line ends, a dot line and no final newline in some. */

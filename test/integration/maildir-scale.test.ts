@@ -2,21 +2,14 @@
 // (shared machines); the counters that make the cheap case cheap are asserted.
 // MAILDIR_SCALE_MSGS overrides the count.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import pino from 'pino';
+import { test } from 'node:test';
 import { createMaildirStore, type OpenedMaildrop } from '../../modules/pop3/maildir/store.js';
-import { createWorkerPool } from '../../src/pools/workers.js';
+import { MAILDIR_CONFIG, storeFixture } from '../helpers/store-fixture.js';
 
 const COUNT = Number(process.env.MAILDIR_SCALE_MSGS ?? 100_000);
-const root = mkdtempSync(join(tmpdir(), 'maildir-scale-'));
-const pool = createWorkerPool({ minThreads: 1, maxThreads: 2, idleTimeoutMs: 5000 });
-after(async () => {
-  await pool.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const { log, pool, root } = storeFixture('maildir-scale');
 
 test(`STAT/UIDL on a ${COUNT}-message Maildir: first open, then cached re-open`, {
   timeout: 240_000,
@@ -37,18 +30,7 @@ test(`STAT/UIDL on a ${COUNT}-message Maildir: first open, then cached re-open`,
     writeFileSync(join(md, i % 5 < 2 ? `new/${name}` : `cur/${name}:2,S`), data);
   }
   const made = performance.now() - t0;
-  const store = createMaildirStore(
-    () => ({
-      deleteMode: 'delete',
-      trashFolder: 'Trash',
-      stripNul: false,
-      ensureHeaderEnd: false,
-      lockStaleMs: 60_000,
-      chunkSize: 65536,
-    }),
-    pool,
-  );
-  const log = pino({ level: 'silent' });
+  const store = createMaildirStore(() => MAILDIR_CONFIG, pool);
   const age = () => {
     const t = Date.now() / 1000 - 60;
     for (const s of ['new', 'cur']) utimesSync(join(md, s), t, t);

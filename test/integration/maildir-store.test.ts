@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -14,35 +13,21 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import pino from 'pino';
+import { before, test } from 'node:test';
 import {
   createMaildirStore,
   type MaildirStoreConfig,
   type OpenedMaildrop,
 } from '../../modules/pop3/maildir/store.js';
 import type { Maildrop } from '../../modules/pop3/seams.js';
-import { createWorkerPool } from '../../src/pools/workers.js';
+import { MAILDIR_CONFIG, storeFixture } from '../helpers/store-fixture.js';
 
 const MKMAILDIR = '/work/shared/bench/mkmaildir.py';
-const log = pino({ level: 'silent' });
-const pool = createWorkerPool({ minThreads: 1, maxThreads: 2, idleTimeoutMs: 5000 });
-const root = mkdtempSync(join(tmpdir(), 'maildir-store-'));
-after(async () => {
-  await pool.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const { log, pool, root } = storeFixture('maildir-store');
 
-const base: MaildirStoreConfig = {
-  deleteMode: 'delete',
-  trashFolder: 'Trash',
-  stripNul: false,
-  ensureHeaderEnd: false,
-  lockStaleMs: 60_000,
-  chunkSize: 65536,
-};
+const base = MAILDIR_CONFIG;
 function storeWith(over: Partial<MaildirStoreConfig> = {}) {
   const cfg = { ...base, ...over };
   return createMaildirStore(() => cfg, pool);

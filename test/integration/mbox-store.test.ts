@@ -6,32 +6,23 @@ import {
   appendFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   rmSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import pino from 'pino';
 import { createMaildirStore } from '../../modules/pop3/maildir/store.js';
 import { parseMbox, unquote } from '../../modules/pop3/mbox/parse.js';
 import { createMboxStore, type MboxStoreConfig } from '../../modules/pop3/mbox/store.js';
 import type { Maildrop, MaildropStore } from '../../modules/pop3/seams.js';
 import { createStoreSelector } from '../../modules/pop3/store-select.js';
-import { createWorkerPool } from '../../src/pools/workers.js';
+import { MAILDIR_CONFIG, storeFixture } from '../helpers/store-fixture.js';
 
-const log = pino({ level: 'silent' });
-const pool = createWorkerPool({ minThreads: 1, maxThreads: 2, idleTimeoutMs: 5000 });
-const root = mkdtempSync(join(tmpdir(), 'mbox-store-'));
-after(async () => {
-  await pool.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const { log, pool, root } = storeFixture('mbox-store');
 
 const base: MboxStoreConfig = {
   stripNul: false,
@@ -248,17 +239,7 @@ test('auto store: a directory is a Maildir, a file is an mbox; not an mbox is re
   const dir = join(root, 'md');
   for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(dir, sub), { recursive: true });
   writeFileSync(join(dir, 'new', '1.M1P1.x'), 'Subject: maildir\n\nhi\n');
-  const maildir = createMaildirStore(
-    () => ({
-      deleteMode: 'delete',
-      trashFolder: 'Trash',
-      stripNul: false,
-      ensureHeaderEnd: false,
-      lockStaleMs: 60_000,
-      chunkSize: 65536,
-    }),
-    pool,
-  );
+  const maildir = createMaildirStore(() => MAILDIR_CONFIG, pool);
   const auto = createStoreSelector(() => 'auto', maildir, store);
   const s = { delays: 0 };
   const a = await open(dir, s, auto);
