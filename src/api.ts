@@ -9,6 +9,7 @@ import { HostError } from './errors.js';
 
 export type { Logger } from 'pino';
 export { HostError } from './errors.js';
+export { Counters } from './host/counters.js';
 export { type DrainableSession, drainSessions } from './host/drain.js';
 export { encodeSequence, Sequence } from './sequence.js';
 

@@ -1,5 +1,7 @@
 // The module's counters: plain numbers bumped in place, copied into report() snapshots.
-export class LmtpStats {
+import { Counters } from '../../src/api.js';
+
+export class LmtpStats extends Counters {
   sessions = 0;
   /** Messages whose DATA completed (whatever the per-recipient outcome). */
   messages = 0;
@@ -11,9 +13,4 @@ export class LmtpStats {
   /** RCPT answered 550 5.1.1 / 451 4.3.0. */
   unknownRecipients = 0;
   lookupFailures = 0;
-
-  snapshot(): Record<string, number> {
-    const { ...plain } = this;
-    return plain as unknown as Record<string, number>;
-  }
 }

@@ -1,5 +1,7 @@
 // The module's counters: plain numbers bumped in place, copied into report() snapshots.
-export class Pop3Stats {
+import { Counters } from '../../src/api.js';
+
+export class Pop3Stats extends Counters {
   sessions = 0;
   loginsOk = 0;
   loginsFailed = 0;
@@ -9,9 +11,4 @@ export class Pop3Stats {
   deleted = 0;
   deletedBytes = 0;
   deleteFailures = 0;
-
-  snapshot(): Record<string, number> {
-    const { ...plain } = this;
-    return plain as unknown as Record<string, number>;
-  }
 }
