@@ -13,12 +13,10 @@
 import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import pino from 'pino';
 import type { Connection, Endpoint, Listener, ListenSpec, Logger } from '../api.js';
 import { Host, logStartupError } from '../host/host.js';
-import { peekHostOptions } from '../host/peek.js';
+import { peekHostOptions, peekLogger } from '../host/peek.js';
 import { personalityDir } from '../host/personality.js';
-import { createLogger, type LogLevel } from '../log.js';
 import { inheritListeningStdin } from '../net/activation.js';
 import { canonicalAddress, isLoopback } from '../net/addresses.js';
 import { Conn } from '../net/connection.js';
@@ -193,12 +191,7 @@ export async function runServeStdio(args: string[]): Promise<number | undefined>
   const peek = peekHostOptions(dir);
   // Under inetd fd 2 may be the client socket too: then nothing may be written there.
   const quiet = sameFile(0, 2);
-  const root = createLogger({
-    identity: peek.identity,
-    level: quiet ? ('silent' as LogLevel) : (peek.log_level as LogLevel),
-    format: peek.log_format,
-    destination: pino.destination({ fd: 2, sync: true }),
-  });
+  const root = peekLogger(peek, { stderr: true, silent: quiet });
   const log = root.child({ module: 'host' });
 
   if (wait) {

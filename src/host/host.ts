@@ -7,13 +7,12 @@ import type { Database, Logger, WorkerPool } from '../api.js';
 import { configError, type HostConfig, readConfig, toDatabaseConfig } from '../config/c11n.js';
 import { formatIssue } from '../config/options.js';
 import { HostError } from '../errors.js';
-import { createLogger, type LogLevel } from '../log.js';
 import { openDatabase } from '../pools/databases.js';
 import { createWorkerPool } from '../pools/workers.js';
 import { runPrimary } from './cluster.js';
 import { FD_MARGIN, softNoFileLimit } from './limits.js';
 import { loadModules } from './loader.js';
-import { peekHostOptions } from './peek.js';
+import { peekHostOptions, peekLogger } from './peek.js';
 import { personalityDir, threadBounds } from './personality.js';
 import { checkRoot, dropPrivileges } from './privileges.js';
 import { mergeReload } from './reload.js';
@@ -234,11 +233,7 @@ export function logStartupError(log: Logger, e: unknown): void {
 export async function runHost(dirArg?: string): Promise<number | undefined> {
   const dir = personalityDir(dirArg);
   const peek = peekHostOptions(dir);
-  const root = createLogger({
-    identity: peek.identity,
-    level: peek.log_level as LogLevel,
-    format: peek.log_format,
-  });
+  const root = peekLogger(peek);
   const log = root.child({ module: 'host' });
   process.on('uncaughtException', (e) => {
     log.fatal({ err: e }, 'uncaught exception');

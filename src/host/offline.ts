@@ -1,16 +1,14 @@
 // A personality opened outside the server, for commands such as `host deliver` and `host adduser`:
 // modules are imported (not constructed), c11n validated, pools opened; all closed after `fn`.
 import { resolve } from 'node:path';
-import pino from 'pino';
 import type { Database, Logger, WorkerPool } from '../api.js';
 import { loadConfig, toDatabaseConfig } from '../config/c11n.js';
 import type { HostOptions } from '../config/host-options.js';
 import { HostError } from '../errors.js';
-import { createLogger, type LogLevel } from '../log.js';
 import { openDatabase } from '../pools/databases.js';
 import { createWorkerPool } from '../pools/workers.js';
 import { loadModules } from './loader.js';
-import { peekHostOptions } from './peek.js';
+import { peekHostOptions, peekLogger } from './peek.js';
 import { threadBounds } from './personality.js';
 
 export interface OfflinePersonality {
@@ -31,12 +29,7 @@ export async function withPersonality<T>(
 ): Promise<T> {
   const dir = resolve(dirArg);
   const peek = peekHostOptions(dir);
-  const root = createLogger({
-    identity: peek.identity,
-    level: peek.log_level as LogLevel,
-    format: peek.log_format,
-    destination: pino.destination({ fd: 2, sync: true }),
-  });
+  const root = peekLogger(peek, { stderr: true });
   const log = root.child({ module: 'host' });
   const modules = await loadModules(dir, log);
   const config = loadConfig(
