@@ -45,20 +45,23 @@ export function acquireLock(dir: string, o: LockOwner, staleMs: number, now = Da
   const path = `${dir}/${LOCK_FILE}`;
   for (let attempt = 0; attempt < 3; attempt++) {
     if (createExclusive(path, lockText(o, now), 0o600)) return 'locked';
-    let text: string;
-    let mtimeMs: number;
-    try {
-      text = readFileSync(path, 'latin1');
-      mtimeMs = statSync(path).mtimeMs;
-    } catch (e) {
-      if (errno(e) === 'ENOENT') continue; // released meanwhile: try again
-      throw e;
-    }
-    if (!isStale(text, mtimeMs, o, staleMs, now)) return 'in-use';
+    const held = readLock(path);
+    if (held === null) continue; // released meanwhile: try again
+    if (!isStale(held.text, held.mtimeMs, o, staleMs, now)) return 'in-use';
     // Restored: between our look and the rename the stale lock was replaced by a live one.
-    if (breakLock(path, text, `${o.host}.${o.pid}`) === 'restored') return 'in-use';
+    if (breakLock(path, held.text, `${o.host}.${o.pid}`) === 'restored') return 'in-use';
   }
   return 'in-use';
+}
+
+/** A lock file's text and mtime, or null when it is gone. Throws other errors. */
+export function readLock(path: string): { text: string; mtimeMs: number } | null {
+  try {
+    return { text: readFileSync(path, 'latin1'), mtimeMs: statSync(path).mtimeMs };
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return null;
+    throw e;
+  }
 }
 
 /** Create `path` exclusively with `text`; false when it exists. Throws other errors. */

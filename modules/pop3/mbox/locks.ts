@@ -9,7 +9,7 @@
 // 2. The session lock `USER.pop3.lock` (RFC 1939 exclusive access, `-ERR [IN-USE]`): held for
 //    the whole session, with the Maildir lock's rules (holder host/pid/instance/token, refreshed
 //    mtime; see ../maildir/lock.ts). MDAs do not know it and are never blocked by it.
-import { readFileSync, statSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { errno } from '../maildir/files.js';
 import {
   breakLock,
@@ -17,6 +17,7 @@ import {
   isStale,
   type LockOwner,
   lockText,
+  readLock,
   releaseLockFile,
   touchLockFile,
 } from '../maildir/lock.js';
@@ -40,17 +41,10 @@ export function dotlock(mbox: string, waitMs: number, staleMs: number): 'locked'
   const until = Date.now() + waitMs;
   for (;;) {
     if (createExclusive(file, text, 0o644)) return 'locked';
-    let seen: string;
-    let mtimeMs: number;
-    try {
-      seen = readFileSync(file, 'latin1');
-      mtimeMs = statSync(file).mtimeMs;
-    } catch (e) {
-      if (errno(e) === 'ENOENT') continue;
-      throw e;
-    }
-    if (Date.now() - mtimeMs > staleMs) {
-      breakLock(file, seen, String(process.pid));
+    const held = readLock(file);
+    if (held === null) continue;
+    if (Date.now() - held.mtimeMs > staleMs) {
+      breakLock(file, held.text, String(process.pid));
       continue;
     }
     if (Date.now() >= until) return 'busy';
@@ -72,17 +66,10 @@ export function lockSession(mbox: string, o: LockOwner, staleMs: number): 'locke
   for (let attempt = 0; attempt < 3; attempt++) {
     const now = Date.now();
     if (createExclusive(file, lockText(o, now), 0o644)) return 'locked';
-    let seen: string;
-    let mtimeMs: number;
-    try {
-      seen = readFileSync(file, 'latin1');
-      mtimeMs = statSync(file).mtimeMs;
-    } catch (e) {
-      if (errno(e) === 'ENOENT') continue;
-      throw e;
-    }
-    if (!isStale(seen, mtimeMs, o, staleMs, now)) return 'in-use';
-    breakLock(file, seen, String(process.pid));
+    const held = readLock(file);
+    if (held === null) continue;
+    if (!isStale(held.text, held.mtimeMs, o, staleMs, now)) return 'in-use';
+    breakLock(file, held.text, String(process.pid));
   }
   return 'in-use';
 }
