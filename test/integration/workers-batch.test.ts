@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import { task } from '../../src/api.js';
 import { createWorkerPool } from '../../src/pools/workers.js';
 
-const PROBE = new URL('../../src/worker/probe.js', import.meta.url);
+const PROBE = new URL('../fixtures/worker/probe.js', import.meta.url);
 const ECHO = task(PROBE, 'echo', { batch: true });
 const FILL = task(PROBE, 'fill', { batch: true });
 const FAIL = task(PROBE, 'fail', { batch: true });

@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import { task } from '../../src/api.js';
 import { createWorkerPool } from '../../src/pools/workers.js';
 
-const PROBE = new URL('../../src/worker/probe.js', import.meta.url);
+const PROBE = new URL('../fixtures/worker/probe.js', import.meta.url);
 const pool = createWorkerPool({ minThreads: 1, maxThreads: 2, idleTimeoutMs: 1000 });
 after(() => pool.close());
 
