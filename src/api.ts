@@ -10,7 +10,7 @@ import { HostError } from './errors.js';
 export type { Logger } from 'pino';
 export { HostError } from './errors.js';
 export { Counters } from './host/counters.js';
-export { type DrainableSession, drainSessions } from './host/drain.js';
+export { type DrainableSession, drainSessions, LiveSessions } from './host/drain.js';
 export { encodeSequence, Sequence } from './sequence.js';
 
 /** Same major required; a module built for a newer minor loads with a warning. */

@@ -10,6 +10,7 @@ import {
   HostError,
   type Listener,
   type ListenSpec,
+  LiveSessions,
 } from '../../src/api.js';
 import { validateDeliveryQuery } from '../../src/delivery/lookup.js';
 import { type LmtpOptions, optionSchema } from './options.js';
@@ -33,7 +34,7 @@ export default defineModule(import.meta, {
   options: optionSchema,
   construct(ctx) {
     const stats = new LmtpStats();
-    const sessions = new Set<Session>();
+    const sessions = new LiveSessions<Session>();
     const listeners: Listener[] = [];
     let deps: SessionDeps | undefined;
 
@@ -42,10 +43,8 @@ export default defineModule(import.meta, {
         conn.end(R.busy);
         return;
       }
-      const s = new Session(conn, deps);
-      sessions.add(s);
       stats.sessions++;
-      s.start();
+      sessions.start(new Session(conn, deps));
     };
 
     return {
@@ -57,7 +56,6 @@ export default defineModule(import.meta, {
           workers: ctx.workers,
           stats,
           hostname: hostname(),
-          onClose: (s) => sessions.delete(s),
         };
         const spec: Omit<ListenSpec, 'sessions'> = {
           name: 'lmtp',

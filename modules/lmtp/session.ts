@@ -56,7 +56,6 @@ export interface SessionDeps {
   stats: LmtpStats;
   /** For the greeting and LHLO. */
   hostname: string;
-  onClose(session: Session): void;
 }
 
 type Phase = 'start' | 'ready' | 'mail' | 'data' | 'closed';
@@ -456,6 +455,5 @@ export class Session {
       },
       `disconnected: ${this.reason ?? 'peer closed'},`,
     );
-    this.deps.onClose(this);
   }
 }

@@ -10,6 +10,7 @@ import {
   HostError,
   type Listener,
   type ListenSpec,
+  LiveSessions,
   type Logger,
   type ModuleContext,
   type TlsFiles,
@@ -105,7 +106,7 @@ export default defineModule(import.meta, {
   options: optionSchema,
   construct(ctx) {
     const stats = new Pop3Stats();
-    const sessions = new Set<Session>();
+    const sessions = new LiveSessions<Session>();
     const listeners: Listener[] = [];
     let deps: SessionDeps | undefined;
     let tlsNow: () => TlsFiles | undefined = () => undefined;
@@ -123,10 +124,8 @@ export default defineModule(import.meta, {
         conn.end(R.busy);
         return;
       }
-      const s = new Session(conn, deps);
-      sessions.add(s);
       stats.sessions++;
-      s.start();
+      sessions.start(new Session(conn, deps));
     };
 
     return {
@@ -180,7 +179,6 @@ export default defineModule(import.meta, {
           workers: ctx.workers,
           capa: new CapaCache(),
           hostname: hostname(),
-          onClose: (s) => sessions.delete(s),
         };
         const common = listenSpec(o);
         listeners.push(

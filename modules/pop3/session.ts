@@ -33,7 +33,6 @@ export interface SessionDeps {
   capa: CapaCache;
   /** For the APOP banner `<pid.n.time@hostname>`. */
   hostname: string;
-  onClose(session: Session): void;
 }
 
 let bannerCounter = 0;
@@ -202,6 +201,5 @@ export class Session {
       },
       `disconnected: ${this.reason ?? 'peer closed'},`,
     );
-    this.deps.onClose(this);
   }
 }

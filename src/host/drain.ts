@@ -8,17 +8,41 @@ export interface DrainableSession {
   readonly finished: Promise<void>;
 }
 
+/**
+ * The sessions a module has open: each is started here, and forgotten once it has finished, so a
+ * module does not keep its own set and close callback.
+ */
+export class LiveSessions<S extends DrainableSession & { start(): void }> implements Iterable<S> {
+  private readonly live = new Set<S>();
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  [Symbol.iterator](): Iterator<S> {
+    return this.live.values();
+  }
+
+  /** Starts the session (which sets its `finished`) and tracks it until then. */
+  start(s: S): void {
+    this.live.add(s);
+    s.start();
+    const forget = () => this.live.delete(s);
+    s.finished.then(forget, forget);
+  }
+}
+
 /** How long sessions told to shut down may take (e.g. an UPDATE or a commit in progress). */
 const SHUTDOWN_GRACE_MS = 5000;
 
 /**
  * Close `listeners`, wait until `sessions` is empty or `deadline` (epoch ms) has passed, then shut the
  * remaining sessions down and wait for them, bounded so a stuck socket cannot hold the exit.
- * `sessions` is the module's live set: sessions remove themselves when they close.
+ * `sessions` is the module's live set (LiveSessions), which forgets sessions once they finished.
  */
 export async function drainSessions(
   listeners: readonly Listener[],
-  sessions: ReadonlySet<DrainableSession>,
+  sessions: { readonly size: number } & Iterable<DrainableSession>,
   deadline: number,
 ): Promise<void> {
   await Promise.all(listeners.map((l) => l.close().catch(() => {})));

@@ -33,6 +33,7 @@ import type {
   TlsFiles,
   WorkerPool,
 } from '../../src/api.js';
+import { LiveSessions } from '../../src/api.js';
 
 /** Schema defaults plus overrides, as the host would build them. */
 export function testOptions(over: Partial<Record<keyof Pop3Options, unknown>> = {}): Pop3Options {
@@ -308,7 +309,7 @@ export interface Harness {
   store: FakeStore;
   auth: FakeAuth;
   records: LogRecord[];
-  sessions: Set<Session>;
+  sessions: LiveSessions<Session>;
   setOptions(o: Pop3Options): void;
   close(): Promise<void>;
 }
@@ -326,7 +327,7 @@ export async function startHarness(opts: {
   const root = mkdtempSync(join(tmpdir(), 'pop3-harness-'));
   for (const u of Object.keys(opts.users ?? {})) mkdirSync(join(root, u));
   const auth = new FakeAuth(opts.users ?? {}, root);
-  const sessions = new Set<Session>();
+  const sessions = new LiveSessions<Session>();
   const deps: SessionDeps = {
     options: () => options,
     auth,
@@ -337,14 +338,11 @@ export async function startHarness(opts: {
     workers: inlineWorkers(),
     capa: new CapaCache(),
     hostname: 'test.example',
-    onClose: (s) => sessions.delete(s),
   };
   let n = 0;
   const server: Server = createServer((sock) => {
     const conn = new TestConnection(sock, log.child({ session: ++n }), n, opts.loopback ?? true);
-    const s = new Session(conn, deps);
-    sessions.add(s);
-    s.start();
+    sessions.start(new Session(conn, deps));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address();
