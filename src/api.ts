@@ -241,8 +241,12 @@ export interface Connection extends DelayCounter {
   readonly log: Logger;
   /** Start reading lines. Call once. */
   readLines(handlers: LineHandlers): void;
-  /** One answer = one write. Returns false when the kernel buffer is full (await `drained()`). */
-  write(data: string | Buffer): boolean;
+  /**
+   * One answer = one write. Returns false when the kernel buffer is full (await `drained()`).
+   * `written` runs once the socket is done with `data` (handed to the kernel, or failed): a
+   * Buffer may be filled again from then on. Not run when the connection is already closed.
+   */
+  write(data: string | Buffer, written?: () => void): boolean;
   drained(): Promise<void>;
   /**
    * STLS: discard every byte and line the client sent before this call (STARTTLS injection),

@@ -57,6 +57,7 @@ function watched(md: Maildrop, o: StoreObserver, log: Logger): Maildrop {
       return md.totalSize;
     },
     read: (index: number, lines: number | null, session: DelayCounter) => md.read(index, lines, session),
+    recycle: (chunk: Buffer) => md.recycle?.(chunk),
     async update(deleted: ReadonlySet<number>, session: DelayCounter) {
       const r = await md.update(deleted, session);
       o.updated(r, log);

@@ -86,6 +86,8 @@ export interface Maildrop {
    * `dropNul`/`ensureHeaderEnd` are the client workarounds.
    */
   read(index: number, lines: number | null, session: DelayCounter): AsyncIterable<Buffer>;
+  /** The socket is done with a chunk `read` gave: the store may fill its memory again. */
+  recycle?(chunk: Buffer): void;
   /** UPDATE state: delete (or move to the trash folder) the marked messages, rewrite the cache, unlock. */
   update(deleted: ReadonlySet<number>, session: DelayCounter): Promise<UpdateResult>;
   /** Session ended without QUIT (or QUIT in AUTHORIZATION): unlock, change nothing. */

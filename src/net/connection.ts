@@ -226,10 +226,10 @@ export class Conn implements Connection {
     this.resolveClosed?.();
   }
 
-  write(data: string | Buffer): boolean {
+  write(data: string | Buffer, written?: () => void): boolean {
     const s = this.sock;
     if (this.done || s.writableEnded) return false;
-    return s.write(data);
+    return written === undefined ? s.write(data) : s.write(data, () => written());
   }
 
   drained(): Promise<void> {

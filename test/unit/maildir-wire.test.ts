@@ -5,6 +5,7 @@ import {
   encode,
   finish,
   initialState,
+  inPlaceOffset,
   maxOutput,
   measure,
   type WireOptions,
@@ -45,14 +46,21 @@ function run(
   cuts: number[],
   opts: WireOptions,
   lines: number | null,
+  inPlace = false,
 ): { out: string; size: number } {
   const st = initialState();
   const pieces: Buffer[] = [];
   let pos = 0;
   const bounds = [...cuts.filter((c) => c > 0 && c < data.length).sort((a, b) => a - b), data.length];
   for (const end of bounds) {
-    const chunk = data.subarray(pos, end);
+    let chunk = data.subarray(pos, end);
     const out = Buffer.alloc(maxOutput(chunk.length));
+    if (inPlace) {
+      // The stored bytes inside the output buffer, where the Maildir read task puts them.
+      const at = inPlaceOffset(0, chunk.length);
+      chunk.copy(out, at);
+      chunk = out.subarray(at, at + chunk.length);
+    }
     let n = encode(st, chunk, out, 0, lines, opts);
     if (end === data.length) n = finish(st, out, n, opts);
     pieces.push(out.subarray(0, n));
@@ -76,9 +84,10 @@ test('chunked encoding equals the reference rules, dot-stuffed, whatever the chu
       fc.array(fc.nat(70), { maxLength: 6 }),
       options,
       lineLimit,
-      (data, cuts, opts, lines) => {
+      fc.boolean(),
+      (data, cuts, opts, lines, inPlace) => {
         const want = reference(data, opts, lines);
-        const got = run(data, cuts, opts, lines);
+        const got = run(data, cuts, opts, lines, inPlace);
         assert.equal(got.out, stuff(want));
         assert.equal(
           got.size,
@@ -111,6 +120,15 @@ test('examples: bare LF, kept CRLF, final CRLF added, dot lines doubled, lone CR
   assert.equal(run(Buffer.from('a\rb\n'), [], plain, null).out, 'a\rb\r\n');
   assert.equal(run(Buffer.from(''), [], plain, null).out, '');
   assert.equal(run(Buffer.from('x\r'), [], plain, null).out, 'x\r\r\n');
+});
+
+test('in place, the worst case (every line a lone dot) fits and never overwrites unread input', () => {
+  const data = Buffer.from('.\n'.repeat(1000), 'latin1');
+  const want = '..\r\n'.repeat(1000);
+  assert.equal(run(data, [], plain, null, true).out, want);
+  assert.equal(run(data, [1, 777, 1501], plain, null, true).out, want);
+  const buf = Buffer.alloc(100);
+  assert.throws(() => encode(initialState(), buf.subarray(10, 20), buf, 5, null, plain), RangeError);
 });
 
 test('TOP: header, blank line, n body lines; header-only message whole', () => {

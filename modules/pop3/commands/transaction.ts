@@ -110,8 +110,8 @@ export function top(s: Session, a: Args): void | Promise<void> {
 }
 
 /**
- * Streams the message: the +OK line with the first chunk, then the chunks as the socket drains,
- * then `.CRLF`. A message of one chunk leaves in ONE write. An error before the first chunk is an
+ * Streams the message: the +OK line, the chunks as they are read and the socket drains, then
+ * `.CRLF`. A message of one chunk leaves in ONE write. An error before the first chunk is an
  * -ERR; after it the multi-line answer cannot be repaired, so the connection is closed.
  */
 async function send(s: Session, i: number, lines: number | null, head: string, size: number): Promise<void> {
@@ -131,53 +131,53 @@ async function send(s: Session, i: number, lines: number | null, head: string, s
     return;
   }
   const headBuf = Buffer.from(head, 'latin1');
-  if (r.done) {
-    s.write(Buffer.concat([headBuf, DOT_END]));
-  } else {
-    let chunk = r.value;
-    let first = true;
-    /** The last chunk given to the socket, and whether to hand it back to the store to refill. */
-    let written: Buffer | undefined;
-    try {
-      for (;;) {
-        // Once the socket has written everything (at once, or after the drain below), the chunk is
-        // free again: the store refills it (MaildirDrop.read) instead of allocating. Not over TLS,
-        // whose layer may still hold it.
-        const back =
-          written !== undefined && !conn.secure && conn.socket.writableLength === 0 ? written : undefined;
-        written = undefined;
-        const next = await it.next(back);
-        if (s.state !== 'transaction' || s.reason !== undefined) {
-          await it.return?.();
-          return;
-        }
-        if (next.done) {
-          if (first) {
-            s.write(Buffer.concat([headBuf, chunk, DOT_END]));
-          } else {
-            s.write(chunk);
-            s.write(DOT_END);
+  // Once the socket wrote a chunk, the store may fill its memory again (no garbage per chunk on
+  // a long RETR). Not over TLS, whose layer may still hold it.
+  const recycle = md.recycle !== undefined && !conn.secure ? md.recycle.bind(md) : undefined;
+  const put = (c: Buffer): boolean =>
+    recycle === undefined ? conn.write(c) : conn.write(c, () => recycle(c));
+  const stopped = () => s.state !== 'transaction' || s.reason !== undefined;
+  try {
+    if (r.done) {
+      s.write(Buffer.concat([headBuf, DOT_END]));
+    } else {
+      const first = r.value;
+      r = await it.next();
+      if (stopped()) {
+        await it.return?.();
+        return;
+      }
+      if (r.done) {
+        // A message of one chunk (most of them) leaves in one write.
+        s.write(Buffer.concat([headBuf, first, DOT_END]));
+      } else {
+        // A long message: the +OK line, then each chunk as soon as it is read (the store reads the
+        // following one meanwhile), pausing while the socket's buffer is full, then `.CRLF`.
+        conn.write(headBuf);
+        let ok = put(first);
+        while (!r.done) {
+          if (!ok) {
+            await Promise.race([conn.drained(), conn.closed]);
+            if (stopped()) {
+              await it.return?.();
+              return;
+            }
           }
-          break;
-        }
-        const ok = conn.write(first ? Buffer.concat([headBuf, chunk]) : chunk);
-        first = false;
-        written = chunk;
-        chunk = next.value;
-        if (!ok) {
-          await Promise.race([conn.drained(), conn.closed]);
-          if (s.state !== 'transaction' || s.reason !== undefined) {
+          ok = put(r.value);
+          r = await it.next();
+          if (stopped()) {
             await it.return?.();
             return;
           }
         }
+        s.write(DOT_END);
       }
-    } catch (e) {
-      conn.log.error({ err: e, message: i + 1 }, 'message read failed while sending');
-      s.reason = 'error';
-      conn.destroy();
-      return;
     }
+  } catch (e) {
+    conn.log.error({ err: e, message: i + 1 }, 'message read failed while sending');
+    s.reason = 'error';
+    conn.destroy();
+    return;
   }
   if (lines === null) {
     // EXPIRE 0 (RFC 2449 §6.7): what was retrieved is removed at UPDATE, DELE or not.

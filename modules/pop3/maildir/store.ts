@@ -12,11 +12,12 @@ import type {
   OpenResult,
   UpdateResult,
 } from '../seams.js';
+import { ChunkPool } from './chunk-pool.js';
 import type { LockOwner } from './lock.js';
 import type { ScanCounters } from './scan.js';
 import type { OpenInput, OpenOutput, ReadInput, ReadOutput, UnlockInput } from './tasks.js';
 import type { UpdateInput, UpdateOutput } from './update.js';
-import type { WireOptions } from './wire.js';
+import { maxOutput, type WireOptions } from './wire.js';
 
 export interface MaildirStoreConfig {
   /** UPDATE: unlink marked messages, or move them to the Maildir++ folder `trashFolder`. */
@@ -43,6 +44,8 @@ const SHORT_UPDATE_MAX = 16;
 const AHEAD_BYTES = 64 * 1024;
 const AHEAD_MESSAGES = 32;
 const RELEASE = task(TASKS, 'release', { batch: true });
+/** Idle chunk buffers kept for the next long RETR: 8 × 512 KB at the default read_chunk. */
+const chunks = new ChunkPool(8);
 const TOUCH = task(TASKS, 'touch', { batch: true });
 
 /** Thrown by `read` when the message file vanished (removed by another program). */
@@ -175,28 +178,33 @@ class MaildirDrop implements OpenedMaildrop {
       }
     }
     const names = this.names;
+    const chunkSize = Math.max(4096, this.cfg.chunkSize);
     const base: ReadInput = {
       dir: this.dir,
       name: names[index],
       offset: 0,
       state: null,
       lines,
-      chunkSize: Math.max(4096, this.cfg.chunkSize),
+      chunkSize,
       wire: this.wire,
     };
     if (lines === null && index + 1 < names.length) {
       base.ahead = names.slice(index + 1, index + 1 + AHEAD_MESSAGES);
-      base.aheadBytes = Math.min(AHEAD_BYTES, base.chunkSize);
+      base.aheadBytes = Math.min(AHEAD_BYTES, chunkSize);
     }
-    let pending: Promise<ReadOutput> | null = this.workers.offload<ReadInput, ReadOutput>(
-      session,
-      READ,
-      base,
-    );
-    // A chunk handed back through next(chunk) once the socket took it whole: the next read fills
-    // it instead of a new buffer (no garbage per chunk on a long RETR). Never a read-ahead window,
-    // whose buffer other messages share.
-    let spare: ArrayBuffer | undefined;
+    // A message that takes more than one read is read into pooled chunk buffers (chunk-pool.ts).
+    const room = maxOutput(chunkSize);
+    const pooled = (input: ReadInput): Promise<ReadOutput> => {
+      const reuse = input.offset > 0 || this.messages[index].size > chunkSize ? chunks.take(room) : undefined;
+      if (reuse !== undefined) input.reuse = reuse;
+      return this.workers.offload<ReadInput, ReadOutput>(
+        session,
+        READ,
+        input,
+        reuse === undefined ? undefined : [reuse],
+      );
+    };
+    let pending: Promise<ReadOutput> | null = pooled(base);
     try {
       while (pending !== null) {
         const r: ReadOutput = await pending;
@@ -205,21 +213,13 @@ class MaildirDrop implements OpenedMaildrop {
         if (r.renamed !== undefined) this.names[index] = r.renamed;
         // Read the next chunk while this one goes to the socket: two chunks at most in memory.
         if (!r.done) {
-          const next: ReadInput = {
+          pending = pooled({
             ...base,
             name: this.names[index],
             offset: r.offset,
             state: r.state,
             ahead: undefined,
-            reuse: spare,
-          };
-          pending = this.workers.offload<ReadInput, ReadOutput>(
-            session,
-            READ,
-            next,
-            spare === undefined ? undefined : [spare],
-          );
-          spare = undefined;
+          });
         } else if (lines === null) {
           this.checkSize(index, r.state.size);
         }
@@ -234,23 +234,17 @@ class MaildirDrop implements OpenedMaildrop {
           }
           this.ahead = map;
         }
-        if (r.length > 0) {
-          const back: unknown = yield Buffer.from(r.buf, 0, r.length);
-          if (
-            !r.done &&
-            r.aheadLengths === undefined &&
-            Buffer.isBuffer(back) &&
-            back.buffer === r.buf &&
-            r.buf.byteLength >= 4096
-          ) {
-            spare = r.buf;
-          }
-        }
+        if (r.chunk === true) chunks.adopt(r.buf);
+        if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
       }
     } finally {
       // The consumer stopped early (connection closed): do not leave a rejection unhandled.
       if (pending !== null) (pending as Promise<ReadOutput>).catch(() => undefined);
     }
+  }
+
+  recycle(chunk: Buffer): void {
+    chunks.give(chunk);
   }
 
   private checkSize(index: number, sent: number): void {

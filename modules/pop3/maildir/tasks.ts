@@ -8,7 +8,15 @@ import { errno, findByBase, fsPath, openMessage, readAt } from './files.js';
 import { acquireLock, type LockOwner, releaseLock, touchLock } from './lock.js';
 import { listMaildrop, type ScanCounters } from './scan.js';
 import { type UpdateInput, type UpdateOutput, updateMaildrop } from './update.js';
-import { encode, finish, initialState, maxOutput, type WireOptions, type WireState } from './wire.js';
+import {
+  encode,
+  finish,
+  initialState,
+  inPlaceOffset,
+  maxOutput,
+  type WireOptions,
+  type WireState,
+} from './wire.js';
 
 export interface OpenInput {
   dir: string;
@@ -100,6 +108,11 @@ export interface ReadOutput {
   renamed?: string;
   /** The file is gone: nothing was read. */
   gone?: boolean;
+  /**
+   * `buf` is a whole chunk buffer of a long message, used by nothing else: once written, the event
+   * loop may hand it to the next read as `reuse`.
+   */
+  chunk?: boolean;
   /** Read-ahead: wire lengths of the following messages, packed in `buf` after `length`. */
   aheadLengths?: number[];
   /** ...and their sizes before dot-stuffing (what LIST says). */
@@ -126,13 +139,12 @@ function openAhead(input: ReadInput, used: number): { fd: number; size: number }
   return out;
 }
 
-let inbuf = Buffer.allocUnsafeSlow(64 * 1024);
 /**
- * Encoding room (the worst case is twice the input), reused by this thread; what leaves is an
- * exact-size copy. Transferring the worst-case buffer instead doubled the memory each chunk costs
- * the event loop's thread until collected: a 10 MB RETR spent a third of its CPU in the GC.
+ * Worker-local room for whole messages (and the read-ahead window after them): each is read into
+ * it and encoded in place (wire.ts), then what leaves is an exact-size copy, so the read-ahead
+ * window the event loop keeps costs what it holds, not twice that.
  */
-let outbuf = Buffer.allocUnsafeSlow(128 * 1024);
+let scratch = Buffer.allocUnsafeSlow(128 * 1024);
 
 const EMPTY = new ArrayBuffer(0);
 
@@ -148,21 +160,28 @@ export function read(input: ReadInput): ReadOutput {
     }
   }
   const state = input.state ?? initialState();
-  if (f === null)
-    return { buf: new ArrayBuffer(0), length: 0, offset: input.offset, state, done: true, gone: true };
+  if (f === null) return { buf: EMPTY, length: 0, offset: input.offset, state, done: true, gone: true };
   try {
     const want = Math.max(0, Math.min(input.chunkSize, f.size - input.offset));
-    if (inbuf.length < want) inbuf = Buffer.allocUnsafeSlow(want);
-    const got = want > 0 ? readAt(f.fd, inbuf, want, input.offset) : 0;
+    const whole = input.offset === 0 && want === f.size;
+    // A chunk of a long message is encoded straight into the buffer that goes to the event loop,
+    // whole (it comes back through `reuse` once the socket wrote it): no copy, no garbage.
+    const reuse = input.reuse;
+    let buf: Buffer;
+    if (whole) {
+      if (scratch.length < maxOutput(want)) scratch = Buffer.allocUnsafeSlow(maxOutput(want));
+      buf = scratch;
+    } else {
+      buf =
+        reuse !== undefined && reuse.byteLength >= maxOutput(want)
+          ? Buffer.from(reuse)
+          : Buffer.allocUnsafeSlow(maxOutput(Math.max(want, input.chunkSize)));
+    }
+    const from = inPlaceOffset(0, want);
+    const got = want > 0 ? readAt(f.fd, buf.subarray(from), want, input.offset) : 0;
+    let len = encode(state, buf.subarray(from, from + got), buf, 0, input.lines, input.wire);
     const eof = input.offset + got >= f.size || got < want;
-    // Read-ahead only after a whole message in one read, for RETR.
-    const ahead = eof && input.offset === 0 && input.lines === null ? openAhead(input, got) : [];
-    let room = maxOutput(got);
-    for (const a of ahead) room += maxOutput(a.size);
-    if (outbuf.length < room) outbuf = Buffer.allocUnsafeSlow(room);
-    const out = outbuf;
-    let len = encode(state, inbuf.subarray(0, got), out, 0, input.lines, input.wire);
-    if (eof) len = finish(state, out, len, input.wire);
+    if (eof) len = finish(state, buf, len, input.wire);
     const result: ReadOutput = {
       buf: EMPTY,
       length: len,
@@ -171,24 +190,38 @@ export function read(input: ReadInput): ReadOutput {
       done: eof || state.done,
       renamed,
     };
+    if (!whole) {
+      result.buf = buf.buffer as ArrayBuffer;
+      result.chunk = true;
+      return transferred(result);
+    }
+    // Read-ahead only after a whole message in one read, for RETR.
+    let used = len;
+    const ahead = eof && input.lines === null ? openAhead(input, got) : [];
     if (ahead.length > 0) {
+      let room = used;
+      for (const a of ahead) room += maxOutput(a.size);
+      if (scratch.length < room) {
+        const bigger = Buffer.allocUnsafeSlow(room);
+        scratch.copy(bigger, 0, 0, used);
+        scratch = buf = bigger;
+      }
       const lengths: number[] = [];
       const sizes: number[] = [];
-      let at = len;
       try {
         for (const a of ahead) {
-          if (inbuf.length < a.size) inbuf = Buffer.allocUnsafeSlow(a.size);
-          const n = readAt(a.fd, inbuf, a.size, 0);
+          const at = inPlaceOffset(used, a.size);
+          const n = readAt(a.fd, buf.subarray(at), a.size, 0);
           const st = initialState();
           const end = finish(
             st,
-            out,
-            encode(st, inbuf.subarray(0, n), out, at, null, input.wire),
+            buf,
+            encode(st, buf.subarray(at, at + n), buf, used, null, input.wire),
             input.wire,
           );
-          lengths.push(end - at);
+          lengths.push(end - used);
           sizes.push(st.size);
-          at = end;
+          used = end;
         }
       } finally {
         for (const a of ahead) closeSync(a.fd);
@@ -196,21 +229,22 @@ export function read(input: ReadInput): ReadOutput {
       result.aheadLengths = lengths;
       result.aheadSizes = sizes;
     }
-    let used = len;
-    if (result.aheadLengths !== undefined) for (const n of result.aheadLengths) used += n;
-    const reuse = input.reuse;
     const exact =
       reuse !== undefined && reuse.byteLength >= used
         ? Buffer.from(reuse, 0, used)
         : Buffer.allocUnsafeSlow(used);
-    out.copy(exact, 0, 0, used);
+    buf.copy(exact, 0, 0, used);
     result.buf = exact.buffer as ArrayBuffer;
-    // Piscina transfers what a returned "movable" lists instead of copying it.
-    const movable = { [transferableSymbol]: [exact.buffer], [valueSymbol]: result };
-    return move(movable) as unknown as ReadOutput;
+    return transferred(result);
   } finally {
     closeSync(f.fd);
   }
+}
+
+/** Piscina transfers what a returned "movable" lists instead of copying it. */
+function transferred(result: ReadOutput): ReadOutput {
+  const movable = { [transferableSymbol]: [result.buf], [valueSymbol]: result };
+  return move(movable) as unknown as ReadOutput;
 }
 
 export interface UnlockInput {

@@ -43,6 +43,11 @@ export function maxOutput(n: number): number {
 /**
  * Feed `src` (stored bytes, in file order). Writes wire bytes to `out` at `at` when `out` is given
  * and returns the new write position. `lines` is the TOP limit (null for RETR).
+ *
+ * In place: `src` may be a view of `out`'s own memory that starts at least `src.length` bytes after
+ * `out[at]` (see `inPlaceOffset`). Output (at most twice the input consumed) then never overtakes
+ * the input not read yet, and each line moves with copyWithin: no copy in, and no view object per
+ * line, which Buffer#copy makes on Node 20 (on a 10 MB message that was over half the encode time).
  */
 export function encode(
   st: WireState,
@@ -55,6 +60,9 @@ export function encode(
   if (st.done) return at;
   const src = opts.stripNul && input.indexOf(0) >= 0 ? withoutNul(input) : input;
   const n = src.length;
+  // Where src starts in out's coordinates, when both are views of one ArrayBuffer; else -1.
+  const shift = out !== null && out.buffer === src.buffer ? src.byteOffset - out.byteOffset : -1;
+  if (shift >= 0 && shift < at + n) throw new RangeError('in-place encode: input too close to output');
   let o = at;
   let pos = 0;
   let lineLen = st.lineLen;
@@ -64,13 +72,16 @@ export function encode(
     const lf = src.indexOf(10, pos);
     const end = lf < 0 ? n : lf;
     if (end > pos) {
+      // Read before writing: in place, the write may cover these input bytes.
+      prevCR = src[end - 1] === 13;
       if (out !== null) {
         if (lineLen === 0 && src[pos] === 46) out[o++] = 46;
-        o += src.copy(out, o, pos, end);
+        if (shift >= 0) out.copyWithin(o, shift + pos, shift + end);
+        else src.copy(out, o, pos, end);
+        o += end - pos;
       }
       size += end - pos;
       lineLen += end - pos;
-      prevCR = src[end - 1] === 13;
     }
     if (lf < 0) break;
     const blank = lineLen === 0 || (lineLen === 1 && prevCR);
@@ -125,6 +136,11 @@ export function finish(st: WireState, out: Buffer | null, at: number, opts: Wire
   }
   st.done = true;
   return o;
+}
+
+/** Where to put `n` stored bytes in a buffer so `encode` can write them, in place, from `at`. */
+export function inPlaceOffset(at: number, n: number): number {
+  return at + n + 4;
 }
 
 function withoutNul(src: Buffer): Buffer {
