@@ -44,7 +44,7 @@ const SHORT_UPDATE_MAX = 16;
 const AHEAD_BYTES = 64 * 1024;
 const AHEAD_MESSAGES = 32;
 const RELEASE = task(TASKS, 'release', { batch: true });
-/** Idle chunk buffers kept for the next long RETR: 8 × 512 KB at the default read_chunk. */
+/** Idle chunk buffers kept for the next long RETR: 8 × 1 MB at the default read_chunk. */
 const chunks = new ChunkPool(8);
 const TOUCH = task(TASKS, 'touch', { batch: true });
 
