@@ -37,6 +37,8 @@ interface Server {
   logs: Record<string, unknown>[];
   /** Set by a handler: was the socket seen paused while a slow command ran? */
   sawPause: boolean;
+  /** BIG n: when each write callback ran, and how many bytes the socket still held then. */
+  written: { bytes: number; pending: number }[];
 }
 
 async function serve(
@@ -53,6 +55,7 @@ async function serve(
     conns: [],
     logs,
     sawPause: false,
+    written: [],
   };
   const onConnection = (conn: Connection) => {
     srv.conns.push(conn);
@@ -77,6 +80,14 @@ async function serve(
               if (conn.socket.isPaused()) srv.sawPause = true;
               conn.write(`+OK slow ${arg}\r\n`);
             });
+          case 'BIG': {
+            const n = Number(arg);
+            const ok = conn.write(Buffer.alloc(n, 'b'), () =>
+              srv.written.push({ bytes: n, pending: conn.socket.writableLength }),
+            );
+            conn.write(`\r\n+OK big ${ok}\r\n`);
+            return;
+          }
           case 'WHO': {
             const { remote, local, secure, proxied, loopback, id } = conn;
             conn.write(`+OK ${JSON.stringify({ id, remote, local, secure, proxied, loopback })}\r\n`);
@@ -225,6 +236,30 @@ test('pipelined lines are answered in order, async ones included; one write per 
   await conn.closed;
   assert.equal(conn.log.bindings().session, conn.id);
   assert.deepEqual(srv.sessions.stats().active, 0, 'the slot went back');
+});
+
+test('write(data, written): the callback runs once the socket handed the data on, not before', async () => {
+  const srv = await serve();
+  const c = await Client.open(srv.port);
+  await c.until((t) => t.includes('+OK hello'));
+  const n = 8 * 1024 * 1024;
+  c.sock.pause(); // the client reads nothing yet: the 8 MB cannot all leave
+  c.send('BIG 8388608\r\n');
+  await delay(200);
+  assert.equal(srv.written.length, 0, 'not before the kernel took it');
+  c.sock.resume();
+  await c.until((t) => t.includes('+OK big false'), 10_000);
+  await eventually(() => srv.written.length === 1);
+  assert.equal(srv.written[0].bytes, n);
+  c.close();
+  await srv.conns[0]!.closed;
+  // After the close a write is refused and its callback never runs.
+  assert.equal(
+    srv.conns[0]!.write(Buffer.alloc(10), () => srv.written.push({ bytes: -1, pending: 0 })),
+    false,
+  );
+  await delay(20);
+  assert.equal(srv.written.length, 1);
 });
 
 test('the peer half-closes after pipelining: every line is still answered, then we close', async () => {
