@@ -95,8 +95,10 @@ export class FakeMaildrop implements Maildrop {
       const keep = text.slice(0, Math.min(text.length, headerEnd + 1 + lines));
       out = Buffer.from(keep.map((l) => (l.startsWith('.') ? `.${l}\r\n` : `${l}\r\n`)).join(''), 'latin1');
     }
-    for (let i = 0; i < out.length; i += this.chunk) {
+    const failAfter = this.store.readFailures.get(index);
+    for (let i = 0, n = 0; i < out.length; i += this.chunk, n++) {
       await new Promise((r) => setImmediate(r));
+      if (n === failAfter) throw new Error(`test: message ${index + 1} vanished`);
       yield out.subarray(i, i + this.chunk);
     }
   }
@@ -134,6 +136,8 @@ export class FakeStore implements MaildropStore {
   readonly opened: FakeMaildrop[] = [];
   folders: (string | undefined)[] = [];
   failOpen = false;
+  /** Message index → chunks a read gives before it throws (a file removed half-way). */
+  readFailures = new Map<number, number>();
 
   constructor(
     public boxes: Record<string, Buffer[]>,

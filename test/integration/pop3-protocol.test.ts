@@ -349,6 +349,26 @@ test('RETR streams a multi-chunk message intact and counts it', async () => {
   c.close();
 });
 
+test('a read failing before anything was sent is an -ERR and the session goes on; later it closes', async () => {
+  const w = wireForm(BIG);
+  assert.ok(w.stuffed.length > 3 * 4096, 'BIG takes several chunks');
+  try {
+    // The second chunk fails: the first was held back (is it the only one?), nothing went out.
+    h.store.readFailures.set(3, 1);
+    const c = await login();
+    assert.match(await c.command('RETR 4'), /^-ERR \[SYS\/TEMP\]/);
+    assert.match(await c.command('NOOP'), /^\+OK/);
+    assert.equal((await c.multiline('RETR 1')).first.startsWith('+OK'), true);
+    // The third chunk fails: the +OK line and the first chunk are out, so the session ends.
+    h.store.readFailures.set(3, 2);
+    c.write('RETR 4\r\n');
+    await c.waitClosed(3000);
+    await waitForRecord(h.records, (r) => r.msg === 'message read failed while sending');
+  } finally {
+    h.store.readFailures.clear();
+  }
+});
+
 test('EXPIRE 0: retrieved messages are removed at QUIT without DELE', async () => {
   h.setOptions(testOptions({ expire: '0' }));
   try {

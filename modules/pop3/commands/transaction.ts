@@ -111,73 +111,69 @@ export function top(s: Session, a: Args): void | Promise<void> {
 
 /**
  * Streams the message: the +OK line, the chunks as they are read and the socket drains, then
- * `.CRLF`. A message of one chunk leaves in ONE write. An error before the first chunk is an
- * -ERR; after it the multi-line answer cannot be repaired, so the connection is closed.
+ * `.CRLF`. A message of one chunk leaves in ONE write. A read that fails before anything was
+ * written is an -ERR and the session goes on; after that the multi-line answer cannot be
+ * repaired, so the connection is closed.
  */
 async function send(s: Session, i: number, lines: number | null, head: string, size: number): Promise<void> {
   const { conn } = s;
   const md = s.maildrop!;
   const it = md.read(i, lines, conn)[Symbol.asyncIterator]();
+  const stopped = () => s.state !== 'transaction' || s.reason !== undefined;
+  // The first chunk, and whether a second follows: a message of one chunk (most of them) then
+  // leaves in one write.
+  let first: IteratorResult<Buffer>;
   let r: IteratorResult<Buffer>;
   try {
-    r = await it.next();
+    first = await it.next();
+    r = first.done || stopped() ? first : await it.next();
   } catch (e) {
     conn.log.error({ err: e, message: i + 1 }, 'message read failed');
-    s.write(R.readFailed);
+    if (!stopped()) s.write(R.readFailed);
     return;
   }
-  if (s.state !== 'transaction' || s.reason !== undefined) {
+  if (stopped()) {
     await it.return?.();
     return;
   }
   const headBuf = Buffer.from(head, 'latin1');
-  // Once the socket wrote a chunk, the store may fill its memory again (no garbage per chunk on
-  // a long RETR). Not over TLS, whose layer may still hold it.
-  const recycle = md.recycle !== undefined && !conn.secure ? md.recycle.bind(md) : undefined;
-  const put = (c: Buffer): boolean =>
-    recycle === undefined ? conn.write(c) : conn.write(c, () => recycle(c));
-  const stopped = () => s.state !== 'transaction' || s.reason !== undefined;
-  try {
-    if (r.done) {
-      s.write(Buffer.concat([headBuf, DOT_END]));
-    } else {
-      const first = r.value;
-      r = await it.next();
-      if (stopped()) {
-        await it.return?.();
-        return;
-      }
-      if (r.done) {
-        // A message of one chunk (most of them) leaves in one write.
-        s.write(Buffer.concat([headBuf, first, DOT_END]));
-      } else {
-        // A long message: the +OK line, then each chunk as soon as it is read (the store reads the
-        // following one meanwhile), pausing while the socket's buffer is full, then `.CRLF`.
-        conn.write(headBuf);
-        let ok = put(first);
-        while (!r.done) {
-          if (!ok) {
-            await Promise.race([conn.drained(), conn.closed]);
-            if (stopped()) {
-              await it.return?.();
-              return;
-            }
-          }
-          ok = put(r.value);
-          r = await it.next();
+  if (first.done) {
+    s.write(Buffer.concat([headBuf, DOT_END]));
+  } else if (r.done) {
+    s.write(Buffer.concat([headBuf, first.value, DOT_END]));
+  } else {
+    // A long message: the +OK line, then each chunk as soon as it is read (the store reads the
+    // following one meanwhile), pausing while the socket's buffer is full, then `.CRLF`. Once the
+    // socket wrote a chunk, the store may fill its memory again (no garbage per chunk). Not over
+    // TLS, whose layer may still hold it.
+    const recycle = md.recycle !== undefined && !conn.secure ? md.recycle.bind(md) : undefined;
+    const put = (c: Buffer): boolean =>
+      recycle === undefined ? conn.write(c) : conn.write(c, () => recycle(c));
+    try {
+      conn.write(headBuf);
+      let ok = put(first.value);
+      while (!r.done) {
+        if (!ok) {
+          await Promise.race([conn.drained(), conn.closed]);
           if (stopped()) {
             await it.return?.();
             return;
           }
         }
-        s.write(DOT_END);
+        ok = put(r.value);
+        r = await it.next();
+        if (stopped()) {
+          await it.return?.();
+          return;
+        }
       }
+      s.write(DOT_END);
+    } catch (e) {
+      conn.log.error({ err: e, message: i + 1 }, 'message read failed while sending');
+      s.reason = 'error';
+      conn.destroy();
+      return;
     }
-  } catch (e) {
-    conn.log.error({ err: e, message: i + 1 }, 'message read failed while sending');
-    s.reason = 'error';
-    conn.destroy();
-    return;
   }
   if (lines === null) {
     // EXPIRE 0 (RFC 2449 §6.7): what was retrieved is removed at UPDATE, DELE or not.
