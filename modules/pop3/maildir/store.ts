@@ -211,7 +211,8 @@ class MaildirDrop implements OpenedMaildrop {
         pending = null;
         if (r.gone) throw new MessageGoneError(`message ${index + 1} is gone from the maildrop`);
         if (r.renamed !== undefined) this.names[index] = r.renamed;
-        // Read the next chunk while this one goes to the socket: two chunks at most in memory.
+        // Read the next chunk while this one goes to the socket: about three chunk buffers in use
+        // (one being filled, one or two with the socket), whatever the message size.
         if (!r.done) {
           pending = pooled({
             ...base,
