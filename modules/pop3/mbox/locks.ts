@@ -12,11 +12,10 @@
 import { unlinkSync } from 'node:fs';
 import { errno } from '../maildir/files.js';
 import {
+  acquireLockFile,
   breakLock,
   createExclusive,
-  isStale,
   type LockOwner,
-  lockText,
   readLock,
   releaseLockFile,
   touchLockFile,
@@ -62,20 +61,13 @@ export function undotlock(mbox: string): void {
 
 /** The session lock: 'in-use' when a live session holds it. */
 export function lockSession(mbox: string, o: LockOwner, staleMs: number): 'locked' | 'in-use' {
-  const file = sessionLockPath(mbox);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const now = Date.now();
-    if (createExclusive(file, lockText(o, now), 0o644)) return 'locked';
-    const held = readLock(file);
-    if (held === null) continue;
-    if (!isStale(held.text, held.mtimeMs, o, staleMs, now)) return 'in-use';
-    breakLock(file, held.text, String(process.pid));
-  }
-  return 'in-use';
+  // Not parked (see ../maildir/lock.ts): a parked `USER.pop3.lock.free` would stay in the spool
+  // directory for good, where other programs take every file for a mailbox.
+  return acquireLockFile(sessionLockPath(mbox), o, staleMs, false);
 }
 
 export function unlockSession(mbox: string, o: LockOwner): boolean {
-  return releaseLockFile(sessionLockPath(mbox), o);
+  return releaseLockFile(sessionLockPath(mbox), o, false);
 }
 
 export function touchSession(mbox: string, o: LockOwner): boolean {
