@@ -1,13 +1,21 @@
 // Where a looked-up maildrop may be: under maildir_root, by its path text (symlinks inside the root
 // are trusted). Shared by the POP3 authenticator, the delivery lookup and `host adduser`.
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
+
+/** The last root resolved: every login of a module asks with the same one. */
+let lastRoot = '';
+let lastBase = '';
 
 /** The maildrop as an absolute path under root, or null when it escapes (or holds a NUL). */
 export function underRoot(root: string, value: string): string | null {
   if (value.includes('\0')) return null;
-  const base = resolve(root);
+  if (root !== lastRoot) {
+    lastBase = resolve(root);
+    lastRoot = root;
+  }
+  const base = lastBase;
   const abs = resolve(base, value);
-  const rel = relative(base, abs);
-  if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`)) return null;
-  return abs;
+  // resolve() normalised both: under the root means equal to it or below it.
+  if (abs === base || base === sep || abs.startsWith(base + sep)) return abs;
+  return null;
 }

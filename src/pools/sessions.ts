@@ -16,8 +16,9 @@ function tokenPool(min: number, max: number): Pool<Token> {
       create: async () => ({ n: n++ }),
       destroy: async () => {},
     },
-    // acquireTimeoutMillis only guards against a bug: our counter keeps the pool from queueing.
-    { min: Math.min(min, max), max: Math.max(1, max), acquireTimeoutMillis: 5000 },
+    // No acquireTimeoutMillis: our counter keeps the pool from queueing, and the timeout would arm
+    // and clear a timer at every connection.
+    { min: Math.min(min, max), max: Math.max(1, max) },
   );
 }
 

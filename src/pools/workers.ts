@@ -4,6 +4,7 @@
 // one worker, one wake-up, one reply (src/worker/batch.ts). Under load many sessions poll at once,
 // and a hand-off (post, wake a thread, post back, wake the loop) costs more CPU than the lock or
 // lookup it carries; alone, a task is posted as it is, a setImmediate later.
+import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { DelayCounter, TaskRef, WorkerPool, WorkerStats } from '../api.js';
 import type { BatchItem, BatchOutcome } from '../worker/batch.js';
@@ -31,9 +32,21 @@ export function createWorkerPool(o: {
   const minThreads = Math.min(Math.max(0, o.minThreads), maxThreads);
   const pool = new Piscina({ minThreads, maxThreads, idleTimeout: o.idleTimeoutMs });
 
+  // Piscina parses a file: URL with new URL() at every run (1 % of the event loop's time under the
+  // session load); a path it takes as it is.
+  const paths = new Map<string, string>();
+  const pathOf = (file: string): string => {
+    let p = paths.get(file);
+    if (p === undefined) {
+      p = file.startsWith('file:') ? fileURLToPath(file) : file;
+      paths.set(file, p);
+    }
+    return p;
+  };
+
   function post<O>(ref: TaskRef, input: unknown, transferList?: readonly ArrayBuffer[]): Promise<O> {
     return pool.run(input, {
-      filename: ref.file,
+      filename: pathOf(ref.file),
       name: ref.name,
       transferList: transferList as Transfer,
     }) as Promise<O>;

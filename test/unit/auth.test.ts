@@ -24,6 +24,11 @@ test('underRoot: relative paths under the root, escapes refused', () => {
   assert.equal(underRoot('/var/mail', '/var/mailx/joe'), null);
   assert.equal(underRoot('/var/mail', '/etc/passwd'), null);
   assert.equal(underRoot('/var/mail', 'joe\0/x'), null);
+  // The root is remembered between calls: another root must not see the last one's answer.
+  assert.equal(underRoot('/', 'srv/mail/joe'), '/srv/mail/joe');
+  assert.equal(underRoot('/srv/mail', '/var/mail/joe'), null);
+  assert.equal(underRoot('/var/mail', '/var/mail/joe'), '/var/mail/joe');
+  assert.equal(underRoot('/var/mail', '/var/mail'), '/var/mail');
 });
 
 test('APOP digest: RFC 1939 example, any hex case, only plaintext stored values', () => {
