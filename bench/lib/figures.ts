@@ -51,35 +51,15 @@ function userCount(set: string): number {
  * lowered the first 5 s round by 10-25 %).
  */
 export async function warmUp(t: Target, set: string, steadySeconds = 5): Promise<PopResult> {
+  const load = ['--users', files.users(set), '--mode', 'session', '-c', '50'];
   const n = userCount(set);
   const { result } = await popload(
     t.port,
-    [
-      '--users',
-      files.users(set),
-      '--mode',
-      'session',
-      '-c',
-      '50',
-      '--max-sessions',
-      String(n),
-      '--seconds',
-      '120',
-    ],
+    [...load, '--max-sessions', String(n), '--seconds', '120'],
     150_000,
   );
   if (steadySeconds > 0) {
-    const args = [
-      '--users',
-      files.users(set),
-      '--mode',
-      'session',
-      '-c',
-      '50',
-      '--seconds',
-      String(steadySeconds),
-    ];
-    await popload(t.port, args, (steadySeconds + 20) * 1000);
+    await popload(t.port, [...load, '--seconds', String(steadySeconds)], (steadySeconds + 20) * 1000);
   }
   return result;
 }
