@@ -29,6 +29,16 @@ test('underRoot: relative paths under the root, escapes refused', () => {
   assert.equal(underRoot('/srv/mail', '/var/mail/joe'), null);
   assert.equal(underRoot('/var/mail', '/var/mail/joe'), '/var/mail/joe');
   assert.equal(underRoot('/var/mail', '/var/mail'), '/var/mail');
+  // A relative root follows the working directory; it is never remembered.
+  const cwd = process.cwd();
+  try {
+    process.chdir('/tmp');
+    assert.equal(underRoot('mail', 'joe'), '/tmp/mail/joe');
+    process.chdir('/');
+    assert.equal(underRoot('mail', 'joe'), '/mail/joe');
+  } finally {
+    process.chdir(cwd);
+  }
 });
 
 test('APOP digest: RFC 1939 example, any hex case, only plaintext stored values', () => {
