@@ -86,8 +86,8 @@ export function acquireLockFile(
     const held = readLock(path);
     if (held === null) continue; // released meanwhile: try again
     if (!isStale(held, o, staleMs, now)) return 'in-use';
-    // Restored: between our look and the rename the stale lock was replaced by a live one.
     const parked = park ? path + PARKED_SUFFIX : undefined;
+    // Restored: between our look and the rename the stale lock was replaced by a live one.
     if (breakLock(path, held.text, `${o.host}.${o.pid}`, parked) === 'restored') return 'in-use';
   }
   return 'in-use';
