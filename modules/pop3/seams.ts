@@ -86,6 +86,12 @@ export interface Maildrop {
    * `dropNul`/`ensureHeaderEnd` are the client workarounds.
    */
   read(index: number, lines: number | null, session: DelayCounter): AsyncIterable<Buffer>;
+  /**
+   * RETR without waiting: the whole message as `read` would give it, when the store already holds
+   * it in memory (read ahead), else undefined. Taking it may start a read in the background,
+   * counted on `session`.
+   */
+  readCached?(index: number, session: DelayCounter): Buffer | undefined;
   /** The socket is done with a chunk `read` gave: the store may fill its memory again. */
   recycle?(chunk: Buffer): void;
   /** UPDATE state: delete (or move to the trash folder) the marked messages, rewrite the cache, unlock. */

@@ -123,3 +123,63 @@ test('a recycled chunk is refilled by a later read; every byte stays exact', asy
   assert.equal(Buffer.concat(again).toString('latin1'), wire(text));
   await md.release(s);
 });
+
+test('readCached: the window answers without waiting, and the next one is read before it is asked for', async () => {
+  const n = 100;
+  const dir = maildir(n, (i) => `Subject: m${i}\n\n${'.'.repeat(i % 5)}x\n`); // ~20 bytes: 32 a window
+  const s = { delays: 0 };
+  const r = await store.open(dir, { session: s, log });
+  assert.ok(r.ok);
+  const md = r.maildrop;
+  assert.ok(md.readCached);
+  assert.equal(md.readCached(0, s), undefined, 'nothing is read ahead before the first RETR');
+  assert.equal(await read(md, 0, null, s), wire(`Subject: m0\n\nx\n`));
+  const afterFirst = s.delays;
+  let waited = 0;
+  for (let i = 1; i < n; i++) {
+    let got = md.readCached(i, s);
+    if (got === undefined) {
+      // Only when the background read has not come back yet: it must come without another RETR.
+      waited++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      got = md.readCached(i, s);
+    }
+    assert.ok(got !== undefined, `message ${i + 1} read ahead`);
+    assert.equal(
+      got.toString('latin1'),
+      wire(`Subject: m${i}\n\n${'.'.repeat(i % 5)}x\n`),
+      `message ${i + 1}`,
+    );
+  }
+  // 99 messages after the first: the first window held 32, each background read 32 more.
+  const refills = s.delays - afterFirst;
+  assert.ok(refills >= 2 && refills <= 3, `${refills} background reads`);
+  assert.ok(waited <= refills, `waited ${waited} times`);
+  assert.equal(md.readCached(n - 1, s), undefined, 'a message is taken once');
+  await md.release(s);
+});
+
+test('a read out of order while the next window is being read: every message stays exact', async () => {
+  const n = 80;
+  const dir = maildir(n, msg);
+  const s = { delays: 0 };
+  const r = await store.open(dir, { session: s, log });
+  assert.ok(r.ok);
+  const md = r.maildrop;
+  assert.ok(md.readCached);
+  assert.equal(await read(md, 0, null, s), wire(msg(0)));
+  // Take the window until it runs low: the refill starts; then jump back before it lands.
+  let i = 1;
+  while (md.readCached(i, s) !== undefined) i++;
+  const jumpedTo = 3;
+  assert.equal(await read(md, jumpedTo, null, s), wire(msg(jumpedTo)));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  // What is cached now is the window after message 4, not the refill that was in flight.
+  const next = md.readCached(jumpedTo + 1, s);
+  assert.ok(next !== undefined);
+  assert.equal(next.toString('latin1'), wire(msg(jumpedTo + 1)));
+  for (let k = jumpedTo + 2; k < n; k++)
+    assert.equal(await read(md, k, null, s), wire(msg(k)), `message ${k + 1}`);
+  await md.release(s);
+  assert.equal(md.readCached(n - 1, s), undefined, 'nothing is served after release');
+});

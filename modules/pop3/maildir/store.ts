@@ -15,7 +15,15 @@ import type {
 import { ChunkPool } from './chunk-pool.js';
 import type { LockOwner } from './lock.js';
 import type { ScanCounters } from './scan.js';
-import type { OpenInput, OpenOutput, ReadInput, ReadOutput, UnlockInput } from './tasks.js';
+import type {
+  OpenInput,
+  OpenOutput,
+  ReadInput,
+  ReadOutput,
+  UnlockInput,
+  WindowInput,
+  WindowOutput,
+} from './tasks.js';
 import type { UpdateInput, UpdateOutput } from './update.js';
 import { maxOutput, type WireOptions } from './wire.js';
 
@@ -43,6 +51,9 @@ const SHORT_UPDATE_MAX = 16;
 /** RETR read-ahead window: stored bytes of the following messages read with one message. */
 const AHEAD_BYTES = 64 * 1024;
 const AHEAD_MESSAGES = 32;
+/** Messages left in the window when the next one is read in the background. */
+const AHEAD_REFILL = 8;
+const READ_WINDOW = task(TASKS, 'readWindow');
 const RELEASE = task(TASKS, 'release', { batch: true });
 /** Idle chunk buffers kept for the next long RETR: 8 × 1 MB at the default read_chunk. */
 const chunks = new ChunkPool(8);
@@ -116,8 +127,18 @@ class MaildirDrop implements OpenedMaildrop {
   private readonly stamps: UpdateInput['stamps'];
   private refresh: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Wire bytes read ahead for RETR, by index: one window (at most AHEAD_BYTES stored) at a time. */
+  /**
+   * Wire bytes read ahead for RETR, by index: the window (at most AHEAD_BYTES stored) and, once it
+   * runs low, the next one, read in the background while the client takes the last messages.
+   */
   private ahead: Map<number, { buf: Buffer; size: number }> | null = null;
+  /** The index after the last message read ahead. */
+  private aheadEnd = 0;
+  /** A window being read in the background, and where it starts. */
+  private refilling: Promise<void> | null = null;
+  private refillFrom = -1;
+  /** Counts the windows a read started (a read out of order): a refill of an older one is dropped. */
+  private windowGen = 0;
 
   constructor(
     private readonly workers: WorkerPool,
@@ -167,13 +188,12 @@ class MaildirDrop implements OpenedMaildrop {
     if (!Number.isInteger(index) || index < 0 || index >= this.messages.length) {
       throw new RangeError(`no message ${index + 1}`);
     }
-    if (lines === null && this.ahead !== null) {
-      const got = this.ahead.get(index);
+    if (lines === null) {
+      // The message may be in the window being read in the background.
+      if (this.refilling !== null && index >= this.refillFrom) await this.refilling;
+      const got = this.readCached(index, session);
       if (got !== undefined) {
-        this.ahead.delete(index);
-        if (this.ahead.size === 0) this.ahead = null;
-        this.checkSize(index, got.size);
-        if (got.buf.length > 0) yield got.buf;
+        if (got.length > 0) yield got;
         return;
       }
     }
@@ -226,14 +246,10 @@ class MaildirDrop implements OpenedMaildrop {
         }
         if (r.aheadLengths !== undefined && r.aheadSizes !== undefined && !this.closed) {
           // A new window replaces what is left of the last one.
-          const map = new Map<number, { buf: Buffer; size: number }>();
-          let at = r.length;
-          for (let k = 0; k < r.aheadLengths.length; k++) {
-            const n = r.aheadLengths[k];
-            map.set(index + 1 + k, { buf: Buffer.from(r.buf, at, n), size: r.aheadSizes[k] });
-            at += n;
-          }
-          this.ahead = map;
+          this.ahead = null;
+          this.windowGen++;
+          this.refillFrom = -1;
+          this.keepWindow(index + 1, r.buf, r.length, r.aheadLengths, r.aheadSizes);
         }
         if (r.chunk === true) chunks.adopt(r.buf);
         if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
@@ -242,6 +258,62 @@ class MaildirDrop implements OpenedMaildrop {
       // The consumer stopped early (connection closed): do not leave a rejection unhandled.
       if (pending !== null) (pending as Promise<ReadOutput>).catch(() => undefined);
     }
+  }
+
+  readCached(index: number, session: DelayCounter): Buffer | undefined {
+    const got = this.ahead?.get(index);
+    if (got === undefined) return undefined;
+    const ahead = this.ahead!;
+    ahead.delete(index);
+    this.checkSize(index, got.size);
+    // Reading on in order, and the window runs low: read the next one before it is asked for.
+    if (
+      ahead.size <= AHEAD_REFILL &&
+      this.refilling === null &&
+      (ahead.has(index + 1) || index + 1 === this.aheadEnd)
+    ) {
+      this.refill(session);
+    }
+    if (ahead.size === 0 && this.refilling === null) this.ahead = null;
+    return got.buf;
+  }
+
+  /** Read the window that starts at `aheadEnd` in the background, once per start. */
+  private refill(session: DelayCounter): void {
+    const from = this.aheadEnd;
+    if (from >= this.messages.length || from === this.refillFrom || this.closed) return;
+    const input: WindowInput = {
+      dir: this.dir,
+      names: this.names.slice(from, from + AHEAD_MESSAGES),
+      bytes: Math.min(AHEAD_BYTES, Math.max(4096, this.cfg.chunkSize)),
+      wire: this.wire,
+    };
+    const gen = this.windowGen;
+    this.refillFrom = from;
+    this.refilling = this.workers
+      .offload<WindowInput, WindowOutput>(session, READ_WINDOW, input)
+      .then(
+        (r) => {
+          // Dropped if a read out of order started another window meanwhile, or the session ended.
+          if (this.closed || gen !== this.windowGen || r.lengths.length === 0) return;
+          this.keepWindow(from, r.buf, 0, r.lengths, r.sizes);
+        },
+        (e: unknown) => this.log.warn({ err: e, maildrop: this.dir }, 'read-ahead failed'),
+      )
+      .finally(() => {
+        this.refilling = null;
+      });
+  }
+
+  /** Messages from `first` on, packed in `buf` from `at`, join the read-ahead window. */
+  private keepWindow(first: number, buf: ArrayBuffer, at: number, lengths: number[], sizes: number[]): void {
+    const map = this.ahead ?? new Map<number, { buf: Buffer; size: number }>();
+    for (let k = 0; k < lengths.length; k++) {
+      map.set(first + k, { buf: Buffer.from(buf, at, lengths[k]), size: sizes[k] });
+      at += lengths[k];
+    }
+    this.ahead = map;
+    this.aheadEnd = first + lengths.length;
   }
 
   recycle(chunk: Buffer): void {

@@ -1,7 +1,8 @@
 // The Maildir store's worker tasks: synchronous file system work, one hand-off each.
 // open: lock + new/ -> cur/ + listing (cache or incremental rescan); read: one chunk of wire
-// bytes; update: remove marked messages, rewrite the cache, unlock; release: unlock; touch:
-// refresh the lock's mtime during a long session.
+// bytes (after a small message, the read-ahead window too); readWindow: the next window alone;
+// update: remove marked messages, rewrite the cache, unlock; release: unlock; touch: refresh the
+// lock's mtime during a long session.
 import { closeSync } from 'node:fs';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { errno, findByBase, fsPath, openMessage, readAt } from './files.js';
@@ -119,15 +120,13 @@ export interface ReadOutput {
   aheadSizes?: number[];
 }
 
-/** The following messages that fit in the read-ahead window: open descriptors and sizes. */
-function openAhead(input: ReadInput, used: number): { fd: number; size: number }[] {
-  const out: { fd: number; size: number }[] = [];
-  const names = input.ahead;
+/** Whole messages that fit, in order, in `budget` stored bytes: open descriptors and sizes. */
+function openWindow(dir: string, names: readonly string[] | undefined, budget: number): OpenFile[] {
+  const out: OpenFile[] = [];
   if (names === undefined) return out;
-  let budget = (input.aheadBytes ?? 0) - used;
   for (const name of names) {
     // A renamed or vanished file ends the window: its own RETR finds it (or says it is gone).
-    const f = openMessage(fsPath(input.dir, name));
+    const f = openMessage(fsPath(dir, name));
     if (f === null) break;
     if (!f.isFile || f.size > budget) {
       closeSync(f.fd);
@@ -139,12 +138,67 @@ function openAhead(input: ReadInput, used: number): { fd: number; size: number }
   return out;
 }
 
+interface OpenFile {
+  fd: number;
+  size: number;
+}
+
 /**
  * Worker-local room for whole messages (and the read-ahead window after them): each is read into
  * it and encoded in place (wire.ts), then what leaves is an exact-size copy, so the read-ahead
  * window the event loop keeps costs what it holds, not twice that.
  */
 let scratch = Buffer.allocUnsafeSlow(128 * 1024);
+
+/** `scratch` with room for `bytes`, keeping its first `keep` bytes. */
+function scratchFor(bytes: number, keep: number): Buffer {
+  if (scratch.length < bytes) {
+    const bigger = Buffer.allocUnsafeSlow(bytes);
+    scratch.copy(bigger, 0, 0, keep);
+    scratch = bigger;
+  }
+  return scratch;
+}
+
+/**
+ * Encode whole files one after the other into `scratch` from `used` (closing them); their wire
+ * lengths and sizes go to `lengths` and `sizes`. Returns the end of what was written.
+ */
+function appendWindow(
+  files: OpenFile[],
+  used: number,
+  wire: WireOptions,
+  lengths: number[],
+  sizes: number[],
+): number {
+  try {
+    let room = used;
+    for (const f of files) room += maxOutput(f.size);
+    const buf = scratchFor(room, used);
+    for (const f of files) {
+      const at = inPlaceOffset(used, f.size);
+      const n = readAt(f.fd, buf.subarray(at), f.size, 0);
+      const st = initialState();
+      const end = finish(st, buf, encode(st, buf.subarray(at, at + n), buf, used, null, wire), wire);
+      lengths.push(end - used);
+      sizes.push(st.size);
+      used = end;
+    }
+    return used;
+  } finally {
+    for (const f of files) closeSync(f.fd);
+  }
+}
+
+/** The first `used` bytes of `scratch` in a buffer of their own (into `reuse` when it fits). */
+function exactCopy(used: number, reuse: ArrayBuffer | undefined): ArrayBuffer {
+  const exact =
+    reuse !== undefined && reuse.byteLength >= used
+      ? Buffer.from(reuse, 0, used)
+      : Buffer.allocUnsafeSlow(used);
+  scratch.copy(exact, 0, 0, used);
+  return exact.buffer as ArrayBuffer;
+}
 
 const EMPTY = new ArrayBuffer(0);
 
@@ -169,8 +223,7 @@ export function read(input: ReadInput): ReadOutput {
     const reuse = input.reuse;
     let buf: Buffer;
     if (whole) {
-      if (scratch.length < maxOutput(want)) scratch = Buffer.allocUnsafeSlow(maxOutput(want));
-      buf = scratch;
+      buf = scratchFor(maxOutput(want), 0);
     } else {
       buf =
         reuse !== undefined && reuse.byteLength >= maxOutput(want)
@@ -197,54 +250,51 @@ export function read(input: ReadInput): ReadOutput {
     }
     // Read-ahead only after a whole message in one read, for RETR.
     let used = len;
-    const ahead = eof && input.lines === null ? openAhead(input, got) : [];
+    const ahead =
+      eof && input.lines === null ? openWindow(input.dir, input.ahead, (input.aheadBytes ?? 0) - got) : [];
     if (ahead.length > 0) {
-      let room = used;
-      for (const a of ahead) room += maxOutput(a.size);
-      if (scratch.length < room) {
-        const bigger = Buffer.allocUnsafeSlow(room);
-        scratch.copy(bigger, 0, 0, used);
-        scratch = buf = bigger;
-      }
-      const lengths: number[] = [];
-      const sizes: number[] = [];
-      try {
-        for (const a of ahead) {
-          const at = inPlaceOffset(used, a.size);
-          const n = readAt(a.fd, buf.subarray(at), a.size, 0);
-          const st = initialState();
-          const end = finish(
-            st,
-            buf,
-            encode(st, buf.subarray(at, at + n), buf, used, null, input.wire),
-            input.wire,
-          );
-          lengths.push(end - used);
-          sizes.push(st.size);
-          used = end;
-        }
-      } finally {
-        for (const a of ahead) closeSync(a.fd);
-      }
-      result.aheadLengths = lengths;
-      result.aheadSizes = sizes;
+      result.aheadLengths = [];
+      result.aheadSizes = [];
+      used = appendWindow(ahead, used, input.wire, result.aheadLengths, result.aheadSizes);
     }
-    const exact =
-      reuse !== undefined && reuse.byteLength >= used
-        ? Buffer.from(reuse, 0, used)
-        : Buffer.allocUnsafeSlow(used);
-    buf.copy(exact, 0, 0, used);
-    result.buf = exact.buffer as ArrayBuffer;
+    result.buf = exactCopy(used, reuse);
     return transferred(result);
   } finally {
     closeSync(f.fd);
   }
 }
 
+export interface WindowInput {
+  dir: string;
+  /** The messages to read, in order; the window ends before the first that does not fit. */
+  names: string[];
+  /** Stored bytes at most. */
+  bytes: number;
+  wire: WireOptions;
+}
+
+export interface WindowOutput {
+  /** Wire bytes of the messages one after the other (transferred). */
+  buf: ArrayBuffer;
+  /** Wire length of each message read (fewer than asked when the window ended early). */
+  lengths: number[];
+  /** Their sizes before dot-stuffing (what LIST says). */
+  sizes: number[];
+}
+
+/** RETR read-ahead on its own: the next window, read while the client is still taking the last one. */
+export function readWindow(input: WindowInput): WindowOutput {
+  const files = openWindow(input.dir, input.names, input.bytes);
+  const out: WindowOutput = { buf: EMPTY, lengths: [], sizes: [] };
+  if (files.length === 0) return out;
+  out.buf = exactCopy(appendWindow(files, 0, input.wire, out.lengths, out.sizes), undefined);
+  return transferred(out);
+}
+
 /** Piscina transfers what a returned "movable" lists instead of copying it. */
-function transferred(result: ReadOutput): ReadOutput {
+function transferred<T extends { buf: ArrayBuffer }>(result: T): T {
   const movable = { [transferableSymbol]: [result.buf], [valueSymbol]: result };
-  return move(movable) as unknown as ReadOutput;
+  return move(movable) as unknown as T;
 }
 
 export interface UnlockInput {
