@@ -1,5 +1,10 @@
 // processes = N: a primary forks N copies that each run the whole lifecycle; node:cluster shares
 // their listening sockets. The primary forwards signals and restarts a copy that dies.
+//
+// Each copy accepts from the shared socket itself (SCHED_NONE). Node's default on Linux has the
+// primary accept every connection and pass it to a copy over IPC: a message each way per
+// connection, and one process in the path of every session (processes = 2 then served fewer
+// sessions than 1).
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../api.js';
 import type { HostConfig } from '../config/c11n.js';
@@ -10,6 +15,8 @@ const STABLE_MS = 60_000;
 
 export function runPrimary(config: HostConfig, log: Logger): void {
   process.title = `${config.host.identity} (primary)`;
+  // NODE_CLUSTER_SCHED_POLICY=rr still chooses Node's round robin.
+  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   let backoff = 1000;
   const born = new Map<Worker, number>();

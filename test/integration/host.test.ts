@@ -380,6 +380,16 @@ test('processes = 2: two copies share the socket; a dead copy is restarted; SIGT
     const c = await Client.open(h.port('echo'));
     assert.equal(await c.line(), '+echo ready');
     c.close();
+    // The copies accept by themselves: a stopped primary is not in the path of a connection.
+    const primary = h.proc.pid!;
+    process.kill(primary, 'SIGSTOP');
+    try {
+      const d = await Client.open(h.port('echo'));
+      assert.equal(await d.line(), '+echo ready');
+      d.close();
+    } finally {
+      process.kill(primary, 'SIGCONT');
+    }
 
     process.kill(first, 'SIGKILL');
     await h.waitForLog((r) => r.msg === 'process died; restarting' && r.worker_pid === first, 4000);
