@@ -4,6 +4,7 @@
 import type { DelayCounter, Logger, WorkerPool } from '../../../src/api.js';
 import { task } from '../../../src/api.js';
 import { lockOwners, messageList } from '../maildrop-shared.js';
+import { ReadAhead } from '../read-ahead.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -51,8 +52,6 @@ const SHORT_UPDATE_MAX = 16;
 /** RETR read-ahead window: stored bytes of the following messages read with one message. */
 const AHEAD_BYTES = 64 * 1024;
 const AHEAD_MESSAGES = 32;
-/** Messages left in the window when the next one is read in the background. */
-const AHEAD_REFILL = 8;
 const READ_WINDOW = task(TASKS, 'readWindow');
 const RELEASE = task(TASKS, 'release', { batch: true });
 /** Idle chunk buffers kept for the next long RETR: 8 × 1 MB at the default read_chunk. */
@@ -127,18 +126,8 @@ class MaildirDrop implements OpenedMaildrop {
   private readonly stamps: UpdateInput['stamps'];
   private refresh: NodeJS.Timeout | undefined;
   private closed = false;
-  /**
-   * Wire bytes read ahead for RETR, by index: the window (at most AHEAD_BYTES stored) and, once it
-   * runs low, the next one, read in the background while the client takes the last messages.
-   */
-  private ahead: Map<number, { buf: Buffer; size: number }> | null = null;
-  /** The index after the last message read ahead. */
-  private aheadEnd = 0;
-  /** A window being read in the background, and where it starts. */
-  private refilling: Promise<void> | null = null;
-  private refillFrom = -1;
-  /** Counts the windows a read started (a read out of order): a refill of an older one is dropped. */
-  private windowGen = 0;
+  /** RETR read-ahead: the window (at most AHEAD_BYTES stored) and, once it runs low, the next. */
+  private readonly ahead: ReadAhead;
 
   constructor(
     private readonly workers: WorkerPool,
@@ -157,6 +146,11 @@ class MaildirDrop implements OpenedMaildrop {
     this.totalSize = list.totalSize;
     this.counters = r.counters;
     this.stamps = r.stamps;
+    this.ahead = new ReadAhead(
+      n,
+      (from, session) => this.readWindow(from, session),
+      (e) => this.log.warn({ err: e, maildrop: this.dir }, 'read-ahead failed'),
+    );
     if (cfg.lockStaleMs > 0) {
       // Keep the lock's mtime fresh so no other host judges a long (idle) session's lock stale.
       const every = Math.max(1000, Math.floor(cfg.lockStaleMs / 3));
@@ -190,7 +184,7 @@ class MaildirDrop implements OpenedMaildrop {
     }
     if (lines === null) {
       // The message may be in the window being read in the background.
-      if (this.refilling !== null && index >= this.refillFrom) await this.refilling;
+      await this.ahead.settle(index);
       const got = this.readCached(index, session);
       if (got !== undefined) {
         if (got.length > 0) yield got;
@@ -245,11 +239,12 @@ class MaildirDrop implements OpenedMaildrop {
           this.checkSize(index, r.state.size);
         }
         if (r.aheadLengths !== undefined && r.aheadSizes !== undefined && !this.closed) {
-          // A new window replaces what is left of the last one.
-          this.ahead = null;
-          this.windowGen++;
-          this.refillFrom = -1;
-          this.keepWindow(index + 1, r.buf, r.length, r.aheadLengths, r.aheadSizes);
+          this.ahead.replace(index + 1, {
+            buf: r.buf,
+            at: r.length,
+            lengths: r.aheadLengths,
+            sizes: r.aheadSizes,
+          });
         }
         if (r.chunk === true) chunks.adopt(r.buf);
         if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
@@ -261,59 +256,22 @@ class MaildirDrop implements OpenedMaildrop {
   }
 
   readCached(index: number, session: DelayCounter): Buffer | undefined {
-    const got = this.ahead?.get(index);
+    const got = this.ahead.take(index, session);
     if (got === undefined) return undefined;
-    const ahead = this.ahead!;
-    ahead.delete(index);
     this.checkSize(index, got.size);
-    // Reading on in order, and the window runs low: read the next one before it is asked for.
-    if (
-      ahead.size <= AHEAD_REFILL &&
-      this.refilling === null &&
-      (ahead.has(index + 1) || index + 1 === this.aheadEnd)
-    ) {
-      this.refill(session);
-    }
-    if (ahead.size === 0 && this.refilling === null) this.ahead = null;
     return got.buf;
   }
 
-  /** Read the window that starts at `aheadEnd` in the background, once per start. */
-  private refill(session: DelayCounter): void {
-    const from = this.aheadEnd;
-    if (from >= this.messages.length || from === this.refillFrom || this.closed) return;
+  /** The window from message `from` on, read in the background. */
+  private async readWindow(from: number, session: DelayCounter): Promise<WindowOutput & { at: number }> {
     const input: WindowInput = {
       dir: this.dir,
       names: this.names.slice(from, from + AHEAD_MESSAGES),
       bytes: Math.min(AHEAD_BYTES, Math.max(4096, this.cfg.chunkSize)),
       wire: this.wire,
     };
-    const gen = this.windowGen;
-    this.refillFrom = from;
-    this.refilling = this.workers
-      .offload<WindowInput, WindowOutput>(session, READ_WINDOW, input)
-      .then(
-        (r) => {
-          // Dropped if a read out of order started another window meanwhile, or the session ended.
-          if (this.closed || gen !== this.windowGen || r.lengths.length === 0) return;
-          this.keepWindow(from, r.buf, 0, r.lengths, r.sizes);
-        },
-        (e: unknown) => this.log.warn({ err: e, maildrop: this.dir }, 'read-ahead failed'),
-      )
-      .finally(() => {
-        this.refilling = null;
-      });
-  }
-
-  /** Messages from `first` on, packed in `buf` from `at`, join the read-ahead window. */
-  private keepWindow(first: number, buf: ArrayBuffer, at: number, lengths: number[], sizes: number[]): void {
-    const map = this.ahead ?? new Map<number, { buf: Buffer; size: number }>();
-    for (let k = 0; k < lengths.length; k++) {
-      map.set(first + k, { buf: Buffer.from(buf, at, lengths[k]), size: sizes[k] });
-      at += lengths[k];
-    }
-    this.ahead = map;
-    this.aheadEnd = first + lengths.length;
+    const r = await this.workers.offload<WindowInput, WindowOutput>(session, READ_WINDOW, input);
+    return { ...r, at: 0 };
   }
 
   recycle(chunk: Buffer): void {
@@ -361,7 +319,7 @@ class MaildirDrop implements OpenedMaildrop {
 
   private close(): void {
     this.closed = true;
-    this.ahead = null;
+    this.ahead.close();
     if (this.refresh) clearInterval(this.refresh);
     this.refresh = undefined;
   }

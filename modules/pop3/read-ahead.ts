@@ -1,0 +1,108 @@
+// RETR read-ahead of a maildrop: whole small messages read (and encoded) after the one asked for,
+// kept as wire bytes by message index, so a client fetching its messages one after the other gets
+// most answers without waiting on a worker. When the window runs low while the client reads in
+// order, the next one is read in the background. Memory: the window and at most one more.
+import type { DelayCounter } from '../../src/api.js';
+
+/** Wire bytes of consecutive messages packed in `buf` from `at`, with their wire sizes. */
+export interface Window {
+  buf: ArrayBuffer;
+  at: number;
+  /** Bytes each message takes in `buf`, in order (dot-stuffed). */
+  lengths: readonly number[];
+  /** Each message's size before dot-stuffing (what LIST says). */
+  sizes: readonly number[];
+}
+
+/** Reads the window that starts at message `from` (a worker hand-off counted on `session`). */
+export type WindowReader = (from: number, session: DelayCounter) => Promise<Window>;
+
+/** Messages left in the window when the next one is read in the background. */
+const REFILL_AT = 8;
+
+export class ReadAhead {
+  private kept: Map<number, { buf: Buffer; size: number }> | null = null;
+  /** The index after the last message read ahead. */
+  private end = 0;
+  /** A window being read in the background, and where it starts. */
+  private refilling: Promise<void> | null = null;
+  private refillFrom = -1;
+  /** Counts the windows a read brought (a read out of order): a refill of an older one is dropped. */
+  private generation = 0;
+  private closed = false;
+
+  constructor(
+    /** Messages in the maildrop: nothing is read past the last. */
+    private readonly count: number,
+    private readonly readWindow: WindowReader,
+    private readonly onError: (e: unknown) => void,
+  ) {}
+
+  /** A read brought its own window, from message `first` on: it replaces what is left. */
+  replace(first: number, w: Window): void {
+    if (this.closed) return;
+    this.kept = null;
+    this.generation++;
+    this.refillFrom = -1;
+    this.keep(first, w);
+  }
+
+  /** Resolves once a background read that may hold message `index` is in. */
+  settle(index: number): Promise<void> | undefined {
+    return this.refilling !== null && index >= this.refillFrom ? this.refilling : undefined;
+  }
+
+  /** Message `index` if it was read ahead (taken: once only), and its size before dot-stuffing. */
+  take(index: number, session: DelayCounter): { buf: Buffer; size: number } | undefined {
+    const kept = this.kept;
+    const got = kept?.get(index);
+    if (kept == null || got === undefined) return undefined;
+    kept.delete(index);
+    // Reading on in order, and the window runs low: read the next one before it is asked for.
+    if (
+      kept.size <= REFILL_AT &&
+      this.refilling === null &&
+      (kept.has(index + 1) || index + 1 === this.end)
+    ) {
+      this.refill(session);
+    }
+    if (kept.size === 0 && this.refilling === null) this.kept = null;
+    return got;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.kept = null;
+  }
+
+  /** Read the window that starts at `end` in the background, once per start. */
+  private refill(session: DelayCounter): void {
+    const from = this.end;
+    if (from >= this.count || from === this.refillFrom || this.closed) return;
+    const generation = this.generation;
+    this.refillFrom = from;
+    this.refilling = this.readWindow(from, session)
+      .then(
+        (w) => {
+          // Dropped if a read out of order brought another window meanwhile, or the session ended.
+          if (this.closed || generation !== this.generation || w.lengths.length === 0) return;
+          this.keep(from, w);
+        },
+        (e: unknown) => this.onError(e),
+      )
+      .finally(() => {
+        this.refilling = null;
+      });
+  }
+
+  private keep(first: number, w: Window): void {
+    const kept = this.kept ?? new Map<number, { buf: Buffer; size: number }>();
+    let at = w.at;
+    for (let k = 0; k < w.lengths.length; k++) {
+      kept.set(first + k, { buf: Buffer.from(w.buf, at, w.lengths[k]), size: w.sizes[k] });
+      at += w.lengths[k];
+    }
+    this.kept = kept;
+    this.end = first + w.lengths.length;
+  }
+}

@@ -1,0 +1,85 @@
+// The RETR read-ahead window on its own, with a reader that answers when the test says so.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ReadAhead, type Window } from '../../modules/pop3/read-ahead.js';
+
+/** Messages are the bytes `m<index>;`; each window holds `per` of them. */
+function windowOf(first: number, n: number): Window {
+  const parts = Array.from({ length: n }, (_, k) => `m${first + k};`);
+  const buf = Buffer.from(`head${parts.join('')}`);
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length) as ArrayBuffer;
+  return { buf: ab, at: 4, lengths: parts.map((p) => p.length), sizes: parts.map((p) => p.length + 1) };
+}
+
+function harness(count: number, per: number) {
+  const asked: number[] = [];
+  const answers: (() => void)[] = [];
+  const errors: unknown[] = [];
+  const ra = new ReadAhead(
+    count,
+    (from) => {
+      asked.push(from);
+      return new Promise<Window>((resolve) => {
+        answers.push(() => resolve(windowOf(from, Math.min(per, count - from))));
+      });
+    },
+    (e) => errors.push(e),
+  );
+  const answer = async () => {
+    answers.shift()?.();
+    await new Promise((r) => setImmediate(r));
+  };
+  return { ra, asked, answer, errors };
+}
+
+const s = { delays: 0 };
+const text = (got: { buf: Buffer } | undefined) => got?.buf.toString();
+
+test('a window is taken once per message; the next is asked for when 8 are left, once', async () => {
+  const { ra, asked, answer } = harness(100, 20);
+  assert.equal(ra.take(1, s), undefined, 'nothing before a read brought a window');
+  ra.replace(1, windowOf(1, 20)); // messages 1..20
+  for (let i = 1; i <= 11; i++) assert.equal(text(ra.take(i, s)), `m${i};`);
+  assert.deepEqual(asked, [], '9 left: not yet');
+  assert.equal(text(ra.take(12, s)), 'm12;');
+  assert.deepEqual(asked, [21], '8 left: the next window, from the end of this one');
+  ra.take(13, s);
+  ra.take(14, s);
+  assert.deepEqual(asked, [21], 'asked once');
+  assert.equal(ra.take(13, s), undefined, 'taken already');
+  assert.ok(ra.settle(25) instanceof Promise, 'a message past the refill start waits for it');
+  assert.equal(ra.settle(5), undefined, 'one before it does not');
+  await answer();
+  assert.equal(ra.settle(25), undefined);
+  for (let i = 15; i <= 32; i++) assert.equal(text(ra.take(i, s)), `m${i};`, `message ${i}`);
+  assert.deepEqual(asked, [21, 41]);
+});
+
+test('a window a read brought meanwhile wins over a refill still in flight; nothing after close', async () => {
+  const { ra, asked, answer } = harness(100, 10);
+  ra.replace(0, windowOf(0, 10));
+  for (let i = 0; i < 3; i++) ra.take(i, s);
+  assert.deepEqual(asked, [10]);
+  ra.replace(50, windowOf(50, 5)); // a read out of order
+  await answer(); // the refill of 10.. lands late: dropped
+  assert.equal(ra.take(10, s), undefined);
+  assert.equal(text(ra.take(50, s)), 'm50;');
+  ra.close();
+  assert.equal(ra.take(51, s), undefined);
+  ra.replace(60, windowOf(60, 5));
+  assert.equal(ra.take(60, s), undefined, 'a closed window keeps nothing');
+});
+
+test('taking messages backwards starts no refill; the last message ends them', async () => {
+  const { ra, asked, answer } = harness(12, 10);
+  ra.replace(0, windowOf(0, 10));
+  ra.take(2, s);
+  ra.take(1, s); // 8 left, but the next one (2) is gone: not reading in order
+  ra.take(0, s);
+  assert.deepEqual(asked, []);
+  assert.equal(text(ra.take(3, s)), 'm3;'); // 6 left, and 4 is next: in order
+  assert.deepEqual(asked, [10]);
+  await answer();
+  for (let i = 4; i < 12; i++) assert.equal(text(ra.take(i, s)), `m${i};`, `message ${i}`);
+  assert.deepEqual(asked, [10], 'nothing is read past the last message');
+});
