@@ -17,6 +17,9 @@ export interface Window {
 /** Reads the window that starts at message `from` (a worker hand-off counted on `session`). */
 export type WindowReader = (from: number, session: DelayCounter) => Promise<Window>;
 
+/** A window: the following messages whose stored bytes total at most this, at most this many. */
+export const WINDOW_BYTES = 64 * 1024;
+export const WINDOW_MESSAGES = 32;
 /** Messages left in the window when the next one is read in the background. */
 const REFILL_AT = 8;
 

@@ -132,6 +132,30 @@ test('open lists exact CRLF sizes; RETR and TOP send unquoted CRLF bytes across 
   await md.release({ delays: 0 });
 });
 
+test('RETR of every message in turn: exact unquoted bytes from read-ahead windows, few hand-offs', async () => {
+  const msgs = Array.from(
+    { length: 80 },
+    (_, i) => `Subject: m${i}\n\n${i % 3 === 0 ? '>From quoted\n' : ''}.dot ${i}\n${'x'.repeat(i)}\n`,
+  );
+  const p = spool('many', msgs.map((m) => `${FROM1}${m}\n`).join(''));
+  const s = { delays: 0 };
+  const md = await open(p, s);
+  const opened = s.delays;
+  assert.ok(md.readCached);
+  for (let i = 0; i < msgs.length; i++) {
+    const parts: Buffer[] = [];
+    for await (const b of md.read(i, null, s)) parts.push(b);
+    const got = Buffer.from(Buffer.concat(parts).toString('latin1').replace(/^\./gm, ''), 'latin1');
+    assert.deepEqual(got, wire(msgs[i]), `RETR ${i + 1}`);
+  }
+  const reads = s.delays - opened;
+  assert.ok(reads >= 2 && reads <= 8, `${msgs.length} small messages took ${reads} hand-offs`);
+  // TOP never comes from the window, and a message is taken from it once.
+  assert.equal((await retr(md, 5, 0)).toString(), 'Subject: m5\r\n\r\n');
+  assert.equal(md.readCached(msgs.length - 1, s), undefined);
+  await md.release(s);
+});
+
 test('UIDs are stable across sessions and ignore Status headers rewritten by mail readers', async () => {
   const p = spool('uids', MBOX);
   const a = await open(p);

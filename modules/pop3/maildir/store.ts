@@ -4,7 +4,7 @@
 import type { DelayCounter, Logger, WorkerPool } from '../../../src/api.js';
 import { task } from '../../../src/api.js';
 import { lockOwners, messageList } from '../maildrop-shared.js';
-import { ReadAhead } from '../read-ahead.js';
+import { ReadAhead, WINDOW_BYTES, WINDOW_MESSAGES } from '../read-ahead.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -49,9 +49,6 @@ const UPDATE = task(TASKS, 'update');
 /** QUIT with few messages marked (the common case) is short enough to share a hand-off. */
 const UPDATE_SHORT = task(TASKS, 'update', { batch: true });
 const SHORT_UPDATE_MAX = 16;
-/** RETR read-ahead window: stored bytes of the following messages read with one message. */
-const AHEAD_BYTES = 64 * 1024;
-const AHEAD_MESSAGES = 32;
 const READ_WINDOW = task(TASKS, 'readWindow');
 const RELEASE = task(TASKS, 'release', { batch: true });
 /** Idle chunk buffers kept for the next long RETR: 8 × 1 MB at the default read_chunk. */
@@ -126,7 +123,7 @@ class MaildirDrop implements OpenedMaildrop {
   private readonly stamps: UpdateInput['stamps'];
   private refresh: NodeJS.Timeout | undefined;
   private closed = false;
-  /** RETR read-ahead: the window (at most AHEAD_BYTES stored) and, once it runs low, the next. */
+  /** RETR read-ahead: the window (at most WINDOW_BYTES stored) and, once it runs low, the next. */
   private readonly ahead: ReadAhead;
 
   constructor(
@@ -203,8 +200,8 @@ class MaildirDrop implements OpenedMaildrop {
       wire: this.wire,
     };
     if (lines === null && index + 1 < names.length) {
-      base.ahead = names.slice(index + 1, index + 1 + AHEAD_MESSAGES);
-      base.aheadBytes = Math.min(AHEAD_BYTES, chunkSize);
+      base.ahead = names.slice(index + 1, index + 1 + WINDOW_MESSAGES);
+      base.aheadBytes = Math.min(WINDOW_BYTES, chunkSize);
     }
     // A message that takes more than one read is read into pooled chunk buffers (chunk-pool.ts).
     const room = maxOutput(chunkSize);
@@ -266,8 +263,8 @@ class MaildirDrop implements OpenedMaildrop {
   private async readWindow(from: number, session: DelayCounter): Promise<WindowOutput & { at: number }> {
     const input: WindowInput = {
       dir: this.dir,
-      names: this.names.slice(from, from + AHEAD_MESSAGES),
-      bytes: Math.min(AHEAD_BYTES, Math.max(4096, this.cfg.chunkSize)),
+      names: this.names.slice(from, from + WINDOW_MESSAGES),
+      bytes: Math.min(WINDOW_BYTES, Math.max(4096, this.cfg.chunkSize)),
       wire: this.wire,
     };
     const r = await this.workers.offload<WindowInput, WindowOutput>(session, READ_WINDOW, input);

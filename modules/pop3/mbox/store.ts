@@ -6,6 +6,7 @@ import { task } from '../../../src/api.js';
 import type { LockOwner } from '../maildir/lock.js';
 import type { WireOptions } from '../maildir/wire.js';
 import { lockOwners, messageList } from '../maildrop-shared.js';
+import { ReadAhead, WINDOW_BYTES, WINDOW_MESSAGES } from '../read-ahead.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -25,6 +26,8 @@ import type {
   SessionInput,
   UpdateInput,
   UpdateOutput,
+  WindowInput,
+  WindowOutput,
 } from './tasks.js';
 
 export interface MboxStoreConfig extends LockTimes {
@@ -37,6 +40,7 @@ export interface MboxStoreConfig extends LockTimes {
 const TASKS = new URL('./tasks.js', import.meta.url);
 const OPEN = task(TASKS, 'open');
 const READ = task(TASKS, 'read');
+const READ_WINDOW = task(TASKS, 'readWindow');
 const UPDATE = task(TASKS, 'update');
 const RELEASE = task(TASKS, 'release');
 const TOUCH = task(TASKS, 'touch');
@@ -131,6 +135,8 @@ class MboxDrop implements Maildrop {
   private readonly ino: string;
   private refresh: NodeJS.Timeout | undefined;
   private closed = false;
+  /** RETR read-ahead, as for Maildir (`../read-ahead.ts`). */
+  private readonly ahead: ReadAhead;
 
   constructor(
     private readonly workers: WorkerPool,
@@ -148,6 +154,11 @@ class MboxDrop implements Maildrop {
     this.offsets = r.offsets;
     this.snapshot = r.snapshot;
     this.ino = r.ino;
+    this.ahead = new ReadAhead(
+      this.messages.length,
+      (from, session) => this.readWindow(from, session),
+      (e) => this.log.warn({ err: e, maildrop: this.path }, 'read-ahead failed'),
+    );
     if (cfg.lockStaleMs > 0 && r.fd >= 0) {
       const every = Math.max(1000, Math.floor(cfg.lockStaleMs / 3));
       this.refresh = setInterval(() => this.touch(), every);
@@ -174,6 +185,15 @@ class MboxDrop implements Maildrop {
     if (!Number.isInteger(index) || index < 0 || index >= this.messages.length) {
       throw new RangeError(`no message ${index + 1}`);
     }
+    if (lines === null) {
+      // The message may be in the window being read in the background.
+      await this.ahead.settle(index);
+      const got = this.readCached(index, session);
+      if (got !== undefined) {
+        if (got.length > 0) yield got;
+        return;
+      }
+    }
     const o = this.offsets;
     const base: ReadInput = {
       fd: this.fd,
@@ -188,6 +208,10 @@ class MboxDrop implements Maildrop {
       wire: this.wire,
       quoting: this.cfg.quoting,
     };
+    if (lines === null && index + 1 < this.messages.length) {
+      base.ahead = this.following(index + 1);
+      base.aheadBytes = Math.min(WINDOW_BYTES, base.chunkSize);
+    }
     let pending: Promise<ReadOutput> | null = this.workers.offload<ReadInput, ReadOutput>(
       session,
       READ,
@@ -204,6 +228,15 @@ class MboxDrop implements Maildrop {
             offset: r.offset,
             atLineStart: r.atLineStart,
             state: r.state,
+            ahead: undefined,
+          });
+        }
+        if (r.aheadLengths !== undefined && r.aheadSizes !== undefined) {
+          this.ahead.replace(index + 1, {
+            buf: r.buf,
+            at: r.length,
+            lengths: r.aheadLengths,
+            sizes: r.aheadSizes,
           });
         }
         if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
@@ -211,6 +244,30 @@ class MboxDrop implements Maildrop {
     } finally {
       if (pending !== null) (pending as Promise<ReadOutput>).catch(() => undefined);
     }
+  }
+
+  readCached(index: number, session: DelayCounter): Buffer | undefined {
+    return this.ahead.take(index, session)?.buf;
+  }
+
+  /** [from, start, end] of the messages of a window that starts at `first`. */
+  private following(first: number): number[] {
+    return Array.from(
+      this.offsets.subarray(3 * first, 3 * Math.min(first + WINDOW_MESSAGES, this.messages.length)),
+    );
+  }
+
+  /** The window from message `from` on, read in the background. */
+  private async readWindow(from: number, session: DelayCounter): Promise<WindowOutput & { at: number }> {
+    const input: WindowInput = {
+      fd: this.fd,
+      ahead: this.following(from),
+      bytes: Math.min(WINDOW_BYTES, Math.max(4096, this.cfg.chunkSize)),
+      wire: this.wire,
+      quoting: this.cfg.quoting,
+    };
+    const r = await this.workers.offload<WindowInput, WindowOutput>(session, READ_WINDOW, input);
+    return { ...r, at: 0 };
   }
 
   async update(deleted: ReadonlySet<number>, session: DelayCounter): Promise<UpdateResult> {
@@ -263,6 +320,7 @@ class MboxDrop implements Maildrop {
 
   private close(): void {
     this.closed = true;
+    this.ahead.close();
     if (this.refresh) clearInterval(this.refresh);
     this.refresh = undefined;
   }

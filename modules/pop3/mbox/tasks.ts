@@ -1,7 +1,8 @@
 // The mbox store's worker tasks: synchronous file work, one hand-off each.
 // open: session lock, dotlock, scan, dotlock off (the file stays open for the session: reads see
 // the snapshot's bytes even if another program replaces the file); read: one line-aligned chunk
-// of wire bytes; update: under the dotlock, shift the kept messages and anything appended since the
+// of wire bytes (after a small message, the read-ahead window too); readWindow: the next window
+// alone; update: under the dotlock, shift the kept messages and anything appended since the
 // snapshot down over the deleted ones, truncate; release: close and unlock; touch: keep the
 // session lock fresh.
 import {
@@ -274,6 +275,13 @@ export interface ReadInput {
   chunkSize: number;
   wire: WireOptions;
   quoting: FromQuoting;
+  /**
+   * RETR read-ahead: [from, start, end] of each following message. When the message itself is read
+   * in one chunk, the whole of the next ones (in order, while they total at most `aheadBytes`
+   * stored with it) are encoded too and returned after it, as for Maildir.
+   */
+  ahead?: number[];
+  aheadBytes?: number;
 }
 
 export interface ReadOutput {
@@ -285,6 +293,10 @@ export interface ReadOutput {
   done: boolean;
   /** The bytes at the message's offset are no longer its From_ line (file rewritten in place). */
   changed?: boolean;
+  /** Read-ahead: wire lengths of the following messages, packed in `buf` after `length`. */
+  aheadLengths?: number[];
+  /** ...and their sizes before dot-stuffing (what LIST says). */
+  aheadSizes?: number[];
 }
 
 let inbuf = Buffer.allocUnsafeSlow(64 * 1024);
@@ -316,7 +328,12 @@ export function read(input: ReadInput): ReadOutput {
   }
   const eof = input.offset + use >= input.end || got < want;
   const chunk = unquote(inbuf.subarray(0, use), input.atLineStart, input.quoting);
-  const out = Buffer.allocUnsafeSlow(maxOutput(chunk.length));
+  // Read-ahead only after a whole message in one read, for RETR.
+  const whole = eof && input.offset === input.start && input.lines === null;
+  const ahead = whole && input.ahead !== undefined ? fitting(input.ahead, (input.aheadBytes ?? 0) - use) : 0;
+  let room = maxOutput(chunk.length);
+  for (let k = 0; k < ahead; k++) room += maxOutput(input.ahead![3 * k + 2] - input.ahead![3 * k + 1]);
+  const out = Buffer.allocUnsafeSlow(room);
   let len = encode(state, chunk, out, 0, input.lines, input.wire);
   if (eof) len = finish(state, out, len, input.wire);
   const result: ReadOutput = {
@@ -327,8 +344,101 @@ export function read(input: ReadInput): ReadOutput {
     state,
     done: eof || state.done,
   };
-  const movable = { [transferableSymbol]: [out.buffer], [valueSymbol]: result };
-  return move(movable) as unknown as ReadOutput;
+  if (ahead > 0) {
+    result.aheadLengths = [];
+    result.aheadSizes = [];
+    const end = appendWindow(input, input.ahead!, ahead, out, len, result.aheadLengths, result.aheadSizes);
+    // What the event loop keeps is what the window holds, not the worst case it was sized for.
+    result.buf = exactCopy(out, end);
+  }
+  return transferred(result);
+}
+
+/** How many of the messages ([from, start, end] each) fit, in order, in `budget` stored bytes. */
+function fitting(ahead: readonly number[], budget: number): number {
+  let n = 0;
+  for (; 3 * n < ahead.length; n++) {
+    const size = ahead[3 * n + 2] - ahead[3 * n + 1];
+    if (size > budget) break;
+    budget -= size;
+  }
+  return n;
+}
+
+/**
+ * Encode the first `n` messages of `ahead` into `out` from `at`, read with one pread of their span.
+ * Ends early at a message whose From_ line is not where the listing put it (the file was rewritten
+ * in place): its own RETR then says so. Returns the end of what was written.
+ */
+function appendWindow(
+  input: { fd: number; wire: WireOptions; quoting: FromQuoting },
+  ahead: readonly number[],
+  n: number,
+  out: Buffer,
+  at: number,
+  lengths: number[],
+  sizes: number[],
+): number {
+  const first = ahead[0];
+  const span = ahead[3 * (n - 1) + 2] - first;
+  const buf = Buffer.allocUnsafe(span);
+  const got = readAt(input.fd, buf, span, first);
+  for (let k = 0; k < n; k++) {
+    const from = ahead[3 * k] - first;
+    const start = ahead[3 * k + 1] - first;
+    const end = ahead[3 * k + 2] - first;
+    if (end > got || buf.toString('latin1', from, from + 5) !== 'From ') break;
+    const st = initialState();
+    const body = unquote(buf.subarray(start, end), true, input.quoting);
+    const e = finish(st, out, encode(st, body, out, at, null, input.wire), input.wire);
+    lengths.push(e - at);
+    sizes.push(st.size);
+    at = e;
+  }
+  return at;
+}
+
+export interface WindowInput {
+  fd: number;
+  /** [from, start, end] of each message to read, in order; the window ends before the first that does not fit. */
+  ahead: number[];
+  /** Stored bytes at most. */
+  bytes: number;
+  wire: WireOptions;
+  quoting: FromQuoting;
+}
+
+export interface WindowOutput {
+  /** Wire bytes of the messages one after the other (transferred). */
+  buf: ArrayBuffer;
+  lengths: number[];
+  sizes: number[];
+}
+
+/** RETR read-ahead on its own: the next window, read while the client is still taking the last one. */
+export function readWindow(input: WindowInput): WindowOutput {
+  const n = fitting(input.ahead, input.bytes);
+  const result: WindowOutput = { buf: new ArrayBuffer(0), lengths: [], sizes: [] };
+  if (n === 0) return result;
+  let room = 0;
+  for (let k = 0; k < n; k++) room += maxOutput(input.ahead[3 * k + 2] - input.ahead[3 * k + 1]);
+  const out = Buffer.allocUnsafeSlow(room);
+  const end = appendWindow(input, input.ahead, n, out, 0, result.lengths, result.sizes);
+  result.buf = exactCopy(out, end);
+  return transferred(result);
+}
+
+/** `buf[0, end)` in memory of its own (never a slice of Node's shared pool: it is transferred). */
+function exactCopy(buf: Buffer, end: number): ArrayBuffer {
+  const exact = Buffer.allocUnsafeSlow(end);
+  buf.copy(exact, 0, 0, end);
+  return exact.buffer as ArrayBuffer;
+}
+
+/** Piscina transfers what a returned "movable" lists instead of copying it. */
+function transferred<T extends { buf: ArrayBuffer }>(result: T): T {
+  const movable = { [transferableSymbol]: [result.buf], [valueSymbol]: result };
+  return move(movable) as unknown as T;
 }
 
 export interface SessionInput {
