@@ -124,7 +124,7 @@ class MaildirDrop implements OpenedMaildrop {
   private refresh: NodeJS.Timeout | undefined;
   private closed = false;
   /** RETR read-ahead: the window (at most WINDOW_BYTES stored) and, once it runs low, the next. */
-  private readonly ahead: ReadAhead;
+  private ahead: ReadAhead | null = null;
 
   constructor(
     private readonly workers: WorkerPool,
@@ -143,11 +143,6 @@ class MaildirDrop implements OpenedMaildrop {
     this.totalSize = list.totalSize;
     this.counters = r.counters;
     this.stamps = r.stamps;
-    this.ahead = new ReadAhead(
-      n,
-      (from, session) => this.readWindow(from, session),
-      (e) => this.log.warn({ err: e, maildrop: this.dir }, 'read-ahead failed'),
-    );
     if (cfg.lockStaleMs > 0) {
       // Keep the lock's mtime fresh so no other host judges a long (idle) session's lock stale.
       const every = Math.max(1000, Math.floor(cfg.lockStaleMs / 3));
@@ -181,7 +176,7 @@ class MaildirDrop implements OpenedMaildrop {
     }
     if (lines === null) {
       // The message may be in the window being read in the background.
-      await this.ahead.settle(index);
+      await this.ahead?.settle(index);
       const got = this.readCached(index, session);
       if (got !== undefined) {
         if (got.length > 0) yield got;
@@ -236,7 +231,7 @@ class MaildirDrop implements OpenedMaildrop {
           this.checkSize(index, r.state.size);
         }
         if (r.aheadLengths !== undefined && r.aheadSizes !== undefined && !this.closed) {
-          this.ahead.replace(index + 1, {
+          this.window().replace(index + 1, {
             buf: r.buf,
             at: r.length,
             lengths: r.aheadLengths,
@@ -253,10 +248,20 @@ class MaildirDrop implements OpenedMaildrop {
   }
 
   readCached(index: number, session: DelayCounter): Buffer | undefined {
-    const got = this.ahead.take(index, session);
+    const got = this.ahead?.take(index, session);
     if (got === undefined) return undefined;
     this.checkSize(index, got.size);
     return got.buf;
+  }
+
+  /** Made at the first window: a session that never RETRs (most polls) does not carry one. */
+  private window(): ReadAhead {
+    this.ahead ??= new ReadAhead(
+      this.messages.length,
+      (from, session) => this.readWindow(from, session),
+      (e) => this.log.warn({ err: e, maildrop: this.dir }, 'read-ahead failed'),
+    );
+    return this.ahead;
   }
 
   /** The window from message `from` on, read in the background. */
@@ -316,7 +321,7 @@ class MaildirDrop implements OpenedMaildrop {
 
   private close(): void {
     this.closed = true;
-    this.ahead.close();
+    this.ahead?.close();
     if (this.refresh) clearInterval(this.refresh);
     this.refresh = undefined;
   }

@@ -136,7 +136,7 @@ class MboxDrop implements Maildrop {
   private refresh: NodeJS.Timeout | undefined;
   private closed = false;
   /** RETR read-ahead, as for Maildir (`../read-ahead.ts`). */
-  private readonly ahead: ReadAhead;
+  private ahead: ReadAhead | null = null;
 
   constructor(
     private readonly workers: WorkerPool,
@@ -154,11 +154,6 @@ class MboxDrop implements Maildrop {
     this.offsets = r.offsets;
     this.snapshot = r.snapshot;
     this.ino = r.ino;
-    this.ahead = new ReadAhead(
-      this.messages.length,
-      (from, session) => this.readWindow(from, session),
-      (e) => this.log.warn({ err: e, maildrop: this.path }, 'read-ahead failed'),
-    );
     if (cfg.lockStaleMs > 0 && r.fd >= 0) {
       const every = Math.max(1000, Math.floor(cfg.lockStaleMs / 3));
       this.refresh = setInterval(() => this.touch(), every);
@@ -187,7 +182,7 @@ class MboxDrop implements Maildrop {
     }
     if (lines === null) {
       // The message may be in the window being read in the background.
-      await this.ahead.settle(index);
+      await this.ahead?.settle(index);
       const got = this.readCached(index, session);
       if (got !== undefined) {
         if (got.length > 0) yield got;
@@ -231,8 +226,8 @@ class MboxDrop implements Maildrop {
             ahead: undefined,
           });
         }
-        if (r.aheadLengths !== undefined && r.aheadSizes !== undefined) {
-          this.ahead.replace(index + 1, {
+        if (r.aheadLengths !== undefined && r.aheadSizes !== undefined && !this.closed) {
+          this.window().replace(index + 1, {
             buf: r.buf,
             at: r.length,
             lengths: r.aheadLengths,
@@ -247,7 +242,7 @@ class MboxDrop implements Maildrop {
   }
 
   readCached(index: number, session: DelayCounter): Buffer | undefined {
-    return this.ahead.take(index, session)?.buf;
+    return this.ahead?.take(index, session)?.buf;
   }
 
   /** [from, start, end] of the messages of a window that starts at `first`. */
@@ -255,6 +250,16 @@ class MboxDrop implements Maildrop {
     return Array.from(
       this.offsets.subarray(3 * first, 3 * Math.min(first + WINDOW_MESSAGES, this.messages.length)),
     );
+  }
+
+  /** Made at the first window: a session that never RETRs (most polls) does not carry one. */
+  private window(): ReadAhead {
+    this.ahead ??= new ReadAhead(
+      this.messages.length,
+      (from, session) => this.readWindow(from, session),
+      (e) => this.log.warn({ err: e, maildrop: this.path }, 'read-ahead failed'),
+    );
+    return this.ahead;
   }
 
   /** The window from message `from` on, read in the background. */
@@ -320,7 +325,7 @@ class MboxDrop implements Maildrop {
 
   private close(): void {
     this.closed = true;
-    this.ahead.close();
+    this.ahead?.close();
     if (this.refresh) clearInterval(this.refresh);
     this.refresh = undefined;
   }
