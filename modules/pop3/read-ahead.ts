@@ -84,7 +84,9 @@ export class ReadAhead {
     if (from >= this.count || from === this.refillFrom || this.closed) return;
     const generation = this.generation;
     this.refillFrom = from;
-    this.refilling = this.readWindow(from, session)
+    // Started after the caller's own work (RETR writes its answer first): a microtask later.
+    this.refilling = Promise.resolve()
+      .then(() => this.readWindow(from, session))
       .then(
         (w) => {
           // Dropped if a read out of order brought another window meanwhile, or the session ended.

@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ReadAhead, type Window } from '../../modules/pop3/read-ahead.js';
 
+const s = { delays: 0 };
+/** The reader is called a microtask after the take that starts a refill (after RETR's answer). */
+const tick = () => new Promise((r) => setImmediate(r));
+
 /** Messages are the bytes `m<index>;`; each window holds `per` of them. */
 function windowOf(first: number, n: number): Window {
   const parts = Array.from({ length: n }, (_, k) => `m${first + k};`);
@@ -26,13 +30,13 @@ function harness(count: number, per: number) {
     (e) => errors.push(e),
   );
   const answer = async () => {
+    await tick();
     answers.shift()?.();
-    await new Promise((r) => setImmediate(r));
+    await tick();
   };
   return { ra, asked, answer, errors };
 }
 
-const s = { delays: 0 };
 const text = (got: { buf: Buffer } | undefined) => got?.buf.toString();
 
 test('a window is taken once per message; the next is asked for when 8 are left, once', async () => {
@@ -40,11 +44,15 @@ test('a window is taken once per message; the next is asked for when 8 are left,
   assert.equal(ra.take(1, s), undefined, 'nothing before a read brought a window');
   ra.replace(1, windowOf(1, 20)); // messages 1..20
   for (let i = 1; i <= 11; i++) assert.equal(text(ra.take(i, s)), `m${i};`);
+  await tick();
   assert.deepEqual(asked, [], '9 left: not yet');
   assert.equal(text(ra.take(12, s)), 'm12;');
+  assert.deepEqual(asked, [], 'not before the caller has used the message (RETR writes first)');
+  await tick();
   assert.deepEqual(asked, [21], '8 left: the next window, from the end of this one');
   ra.take(13, s);
   ra.take(14, s);
+  await tick();
   assert.deepEqual(asked, [21], 'asked once');
   assert.equal(ra.take(13, s), undefined, 'taken already');
   assert.ok(ra.settle(25) instanceof Promise, 'a message past the refill start waits for it');
@@ -52,6 +60,7 @@ test('a window is taken once per message; the next is asked for when 8 are left,
   await answer();
   assert.equal(ra.settle(25), undefined);
   for (let i = 15; i <= 32; i++) assert.equal(text(ra.take(i, s)), `m${i};`, `message ${i}`);
+  await tick();
   assert.deepEqual(asked, [21, 41]);
 });
 
@@ -59,6 +68,7 @@ test('a window a read brought meanwhile wins over a refill still in flight; noth
   const { ra, asked, answer } = harness(100, 10);
   ra.replace(0, windowOf(0, 10));
   for (let i = 0; i < 3; i++) ra.take(i, s);
+  await tick();
   assert.deepEqual(asked, [10]);
   ra.replace(50, windowOf(50, 5)); // a read out of order
   await answer(); // the refill of 10.. lands late: dropped
@@ -76,10 +86,13 @@ test('taking messages backwards starts no refill; the last message ends them', a
   ra.take(2, s);
   ra.take(1, s); // 8 left, but the next one (2) is gone: not reading in order
   ra.take(0, s);
+  await tick();
   assert.deepEqual(asked, []);
   assert.equal(text(ra.take(3, s)), 'm3;'); // 6 left, and 4 is next: in order
+  await tick();
   assert.deepEqual(asked, [10]);
   await answer();
   for (let i = 4; i < 12; i++) assert.equal(text(ra.take(i, s)), `m${i};`, `message ${i}`);
+  await tick();
   assert.deepEqual(asked, [10], 'nothing is read past the last message');
 });
