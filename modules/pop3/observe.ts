@@ -49,7 +49,7 @@ export function observeStore(inner: MaildropStore, observer: () => StoreObserver
 }
 
 function watched(md: Maildrop, o: StoreObserver, log: Logger): Maildrop {
-  return {
+  const w: Maildrop = {
     get messages() {
       return md.messages;
     },
@@ -65,6 +65,9 @@ function watched(md: Maildrop, o: StoreObserver, log: Logger): Maildrop {
     },
     release: (session: DelayCounter) => md.release(session),
   };
+  // Only where the store has it: without, RETR reads through `read` (a wrapper must not hide it).
+  if (md.readCached) w.readCached = md.readCached.bind(md);
+  return w;
 }
 
 /** popa3d's wording: `1 message (437 bytes) loaded`, `0 (0) deleted, 1 (437) left`. */
