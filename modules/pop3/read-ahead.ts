@@ -4,6 +4,16 @@
 // order, the next one is read in the background. Memory: the window and at most one more.
 import type { DelayCounter } from '../../src/api.js';
 
+/** What a store's window task returns (transferred), the Maildir's and the mbox's alike. */
+export interface WindowOutput {
+  /** Wire bytes of the messages one after the other. */
+  buf: ArrayBuffer;
+  /** Wire length of each message read (fewer than asked when the window ended early). */
+  lengths: number[];
+  /** Their sizes before dot-stuffing (what LIST says). */
+  sizes: number[];
+}
+
 /** Wire bytes of consecutive messages packed in `buf` from `at`, with their wire sizes. */
 export interface Window {
   buf: ArrayBuffer;

@@ -31,6 +31,14 @@ function wire(text: string): string {
   return t.replace(/(^|\r\n)\./g, '$1..');
 }
 
+/** A new Maildir opened, with the session its hand-offs are counted on. */
+async function openNew(dir: string): Promise<{ dir: string; md: Maildrop; s: { delays: number } }> {
+  const s = { delays: 0 };
+  const r = await store.open(dir, { session: s, log });
+  assert.ok(r.ok);
+  return { dir, md: r.maildrop, s };
+}
+
 async function read(md: Maildrop, i: number, lines: number | null, s: { delays: number }): Promise<string> {
   const parts: Buffer[] = [];
   for await (const c of md.read(i, lines, s)) parts.push(c);
@@ -39,11 +47,7 @@ async function read(md: Maildrop, i: number, lines: number | null, s: { delays: 
 
 test('RETR of every message in turn: exact bytes, far fewer hand-offs than messages', async () => {
   const n = 60;
-  const dir = maildir(n, msg);
-  const s = { delays: 0 };
-  const r = await store.open(dir, { session: s, log });
-  assert.ok(r.ok);
-  const md = r.maildrop;
+  const { md, s } = await openNew(maildir(n, msg));
   const opened = s.delays;
   for (let i = 0; i < n; i++) {
     assert.equal(await read(md, i, null, s), wire(msg(i)), `message ${i + 1}`);
@@ -54,11 +58,7 @@ test('RETR of every message in turn: exact bytes, far fewer hand-offs than messa
 });
 
 test('TOP never uses the read-ahead; messages out of order and a renamed one are still exact', async () => {
-  const dir = maildir(10, msg);
-  const s = { delays: 0 };
-  const r = await store.open(dir, { session: s, log });
-  assert.ok(r.ok);
-  const md = r.maildrop;
+  const { dir, md, s } = await openNew(maildir(10, msg));
   assert.equal(await read(md, 0, null, s), wire(msg(0))); // window: 2..10
   assert.equal(await read(md, 1, 0, s), 'Subject: m1\r\n\r\n', 'TOP 0 of a message in the window');
   // Flags changed by another program after the window was read: the window still serves it.
@@ -70,11 +70,7 @@ test('TOP never uses the read-ahead; messages out of order and a renamed one are
 });
 
 test('a window stops at a file that is gone, which then answers as gone on its own read', async () => {
-  const dir = maildir(6, msg);
-  const s = { delays: 0 };
-  const r = await store.open(dir, { session: s, log });
-  assert.ok(r.ok);
-  const md = r.maildrop;
+  const { dir, md, s } = await openNew(maildir(6, msg));
   unlinkSync(join(dir, 'cur', '1700000003.M3P1.host:2,S'));
   assert.equal(await read(md, 0, null, s), wire(msg(0))); // window: 2, 3 (stops at 4)
   assert.equal(await read(md, 2, null, s), wire(msg(2)));
@@ -85,22 +81,14 @@ test('a window stops at a file that is gone, which then answers as gone on its o
 
 test('a message larger than the window is read on its own, in chunks', async () => {
   const big = (i: number) => (i === 1 ? `Subject: big\n\n${'y'.repeat(100)}\n`.repeat(2000) : msg(i));
-  const dir = maildir(3, big);
-  const s = { delays: 0 };
-  const r = await store.open(dir, { session: s, log });
-  assert.ok(r.ok);
-  const md = r.maildrop;
+  const { md, s } = await openNew(maildir(3, big));
   for (let i = 0; i < 3; i++) assert.equal(await read(md, i, null, s), wire(big(i)), `message ${i + 1}`);
   await md.release(s);
 });
 
 test('a recycled chunk is refilled by a later read; every byte stays exact', async () => {
   const text = `Subject: long\n\n${'.z'.repeat(60)}\n${'w'.repeat(90)}\n`.repeat(4000); // ~600 KB
-  const dir = maildir(1, () => text);
-  const s = { delays: 0 };
-  const r = await store.open(dir, { session: s, log });
-  assert.ok(r.ok);
-  const md = r.maildrop;
+  const { md, s } = await openNew(maildir(1, () => text));
   assert.ok(md.recycle);
   const copies: Buffer[] = [];
   const handedBack: Buffer[] = [];
@@ -126,11 +114,8 @@ test('a recycled chunk is refilled by a later read; every byte stays exact', asy
 
 test('readCached: the window answers without waiting, and the next one is read before it is asked for', async () => {
   const n = 100;
-  const dir = maildir(n, (i) => `Subject: m${i}\n\n${'.'.repeat(i % 5)}x\n`); // ~20 bytes: 32 a window
-  const s = { delays: 0 };
-  const r = await store.open(dir, { session: s, log });
-  assert.ok(r.ok);
-  const md = r.maildrop;
+  // ~20 bytes a message: 32 a window.
+  const { md, s } = await openNew(maildir(n, (i) => `Subject: m${i}\n\n${'.'.repeat(i % 5)}x\n`));
   assert.ok(md.readCached);
   assert.equal(md.readCached(0, s), undefined, 'nothing is read ahead before the first RETR');
   assert.equal(await read(md, 0, null, s), wire(`Subject: m0\n\nx\n`));
@@ -161,11 +146,7 @@ test('readCached: the window answers without waiting, and the next one is read b
 
 test('a read out of order while the next window is being read: every message stays exact', async () => {
   const n = 80;
-  const dir = maildir(n, msg);
-  const s = { delays: 0 };
-  const r = await store.open(dir, { session: s, log });
-  assert.ok(r.ok);
-  const md = r.maildrop;
+  const { md, s } = await openNew(maildir(n, msg));
   assert.ok(md.readCached);
   assert.equal(await read(md, 0, null, s), wire(msg(0)));
   // Take the window until it runs low: the refill starts; then jump back before it lands.

@@ -165,13 +165,7 @@ export function breakLock(
   tag: string,
   parked?: string,
 ): 'broken' | 'gone' | 'restored' {
-  if (parked !== undefined) {
-    try {
-      unlinkSync(parked);
-    } catch (e) {
-      if (errno(e) !== 'ENOENT') throw e;
-    }
-  }
+  if (parked !== undefined) unlinkIfThere(parked);
   const aside = `${path}.stale.${tag}.${randomBytes(6).toString('hex')}`;
   try {
     renameSync(path, aside);

@@ -4,7 +4,7 @@
 import type { DelayCounter, Logger, WorkerPool } from '../../../src/api.js';
 import { task } from '../../../src/api.js';
 import { lockOwners, messageList } from '../maildrop-shared.js';
-import { ReadAhead, WINDOW_BYTES, WINDOW_MESSAGES } from '../read-ahead.js';
+import { ReadAhead, WINDOW_BYTES, WINDOW_MESSAGES, type Window, type WindowOutput } from '../read-ahead.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -16,15 +16,7 @@ import type {
 import { ChunkPool } from './chunk-pool.js';
 import type { LockOwner } from './lock.js';
 import type { ScanCounters } from './scan.js';
-import type {
-  OpenInput,
-  OpenOutput,
-  ReadInput,
-  ReadOutput,
-  UnlockInput,
-  WindowInput,
-  WindowOutput,
-} from './tasks.js';
+import type { OpenInput, OpenOutput, ReadInput, ReadOutput, UnlockInput, WindowInput } from './tasks.js';
 import type { UpdateInput, UpdateOutput } from './update.js';
 import { maxOutput, type WireOptions } from './wire.js';
 
@@ -265,7 +257,7 @@ class MaildirDrop implements OpenedMaildrop {
   }
 
   /** The window from message `from` on, read in the background. */
-  private async readWindow(from: number, session: DelayCounter): Promise<WindowOutput & { at: number }> {
+  private async readWindow(from: number, session: DelayCounter): Promise<Window> {
     const input: WindowInput = {
       dir: this.dir,
       names: this.names.slice(from, from + WINDOW_MESSAGES),

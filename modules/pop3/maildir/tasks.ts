@@ -4,7 +4,8 @@
 // update: remove marked messages, rewrite the cache, unlock; release: unlock; touch: refresh the
 // lock's mtime during a long session.
 import { closeSync } from 'node:fs';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
+import type { WindowOutput } from '../read-ahead.js';
+import { ownCopy, transferred } from '../transfer.js';
 import { errno, findByBase, fsPath, openMessage, readAt } from './files.js';
 import { acquireLock, type LockOwner, releaseLock, touchLock } from './lock.js';
 import { listMaildrop, type ScanCounters } from './scan.js';
@@ -190,16 +191,6 @@ function appendWindow(
   }
 }
 
-/** The first `used` bytes of `scratch` in a buffer of their own (into `reuse` when it fits). */
-function exactCopy(used: number, reuse: ArrayBuffer | undefined): ArrayBuffer {
-  const exact =
-    reuse !== undefined && reuse.byteLength >= used
-      ? Buffer.from(reuse, 0, used)
-      : Buffer.allocUnsafeSlow(used);
-  scratch.copy(exact, 0, 0, used);
-  return exact.buffer as ArrayBuffer;
-}
-
 const EMPTY = new ArrayBuffer(0);
 
 export function read(input: ReadInput): ReadOutput {
@@ -257,7 +248,7 @@ export function read(input: ReadInput): ReadOutput {
       result.aheadSizes = [];
       used = appendWindow(ahead, used, input.wire, result.aheadLengths, result.aheadSizes);
     }
-    result.buf = exactCopy(used, reuse);
+    result.buf = ownCopy(scratch, used, reuse);
     return transferred(result);
   } finally {
     closeSync(f.fd);
@@ -273,28 +264,13 @@ export interface WindowInput {
   wire: WireOptions;
 }
 
-export interface WindowOutput {
-  /** Wire bytes of the messages one after the other (transferred). */
-  buf: ArrayBuffer;
-  /** Wire length of each message read (fewer than asked when the window ended early). */
-  lengths: number[];
-  /** Their sizes before dot-stuffing (what LIST says). */
-  sizes: number[];
-}
-
 /** RETR read-ahead on its own: the next window, read while the client is still taking the last one. */
 export function readWindow(input: WindowInput): WindowOutput {
   const files = openWindow(input.dir, input.names, input.bytes);
   const out: WindowOutput = { buf: EMPTY, lengths: [], sizes: [] };
   if (files.length === 0) return out;
-  out.buf = exactCopy(appendWindow(files, 0, input.wire, out.lengths, out.sizes), undefined);
+  out.buf = ownCopy(scratch, appendWindow(files, 0, input.wire, out.lengths, out.sizes));
   return transferred(out);
-}
-
-/** Piscina transfers what a returned "movable" lists instead of copying it. */
-function transferred<T extends { buf: ArrayBuffer }>(result: T): T {
-  const movable = { [transferableSymbol]: [result.buf], [valueSymbol]: result };
-  return move(movable) as unknown as T;
 }
 
 export interface UnlockInput {

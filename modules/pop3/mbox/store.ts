@@ -6,7 +6,7 @@ import { task } from '../../../src/api.js';
 import type { LockOwner } from '../maildir/lock.js';
 import type { WireOptions } from '../maildir/wire.js';
 import { lockOwners, messageList } from '../maildrop-shared.js';
-import { ReadAhead, WINDOW_BYTES, WINDOW_MESSAGES } from '../read-ahead.js';
+import { ReadAhead, WINDOW_BYTES, WINDOW_MESSAGES, type Window, type WindowOutput } from '../read-ahead.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -27,7 +27,6 @@ import type {
   UpdateInput,
   UpdateOutput,
   WindowInput,
-  WindowOutput,
 } from './tasks.js';
 
 export interface MboxStoreConfig extends LockTimes {
@@ -263,7 +262,7 @@ class MboxDrop implements Maildrop {
   }
 
   /** The window from message `from` on, read in the background. */
-  private async readWindow(from: number, session: DelayCounter): Promise<WindowOutput & { at: number }> {
+  private async readWindow(from: number, session: DelayCounter): Promise<Window> {
     const input: WindowInput = {
       fd: this.fd,
       ahead: this.following(from),

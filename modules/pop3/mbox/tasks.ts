@@ -17,7 +17,6 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { errno, readAt } from '../maildir/files.js';
 import type { LockOwner } from '../maildir/lock.js';
 import {
@@ -28,6 +27,8 @@ import {
   type WireOptions,
   type WireState,
 } from '../maildir/wire.js';
+import type { WindowOutput } from '../read-ahead.js';
+import { ownCopy, transferred } from '../transfer.js';
 import { dotlock, lockSession, touchSession, undotlock, unlockSession } from './locks.js';
 import { type FromQuoting, MboxParser, unquote } from './parse.js';
 
@@ -349,7 +350,7 @@ export function read(input: ReadInput): ReadOutput {
     result.aheadSizes = [];
     const end = appendWindow(input, input.ahead!, ahead, out, len, result.aheadLengths, result.aheadSizes);
     // What the event loop keeps is what the window holds, not the worst case it was sized for.
-    result.buf = exactCopy(out, end);
+    result.buf = ownCopy(out, end);
   }
   return transferred(result);
 }
@@ -408,13 +409,6 @@ export interface WindowInput {
   quoting: FromQuoting;
 }
 
-export interface WindowOutput {
-  /** Wire bytes of the messages one after the other (transferred). */
-  buf: ArrayBuffer;
-  lengths: number[];
-  sizes: number[];
-}
-
 /** RETR read-ahead on its own: the next window, read while the client is still taking the last one. */
 export function readWindow(input: WindowInput): WindowOutput {
   const n = fitting(input.ahead, input.bytes);
@@ -424,21 +418,8 @@ export function readWindow(input: WindowInput): WindowOutput {
   for (let k = 0; k < n; k++) room += maxOutput(input.ahead[3 * k + 2] - input.ahead[3 * k + 1]);
   const out = Buffer.allocUnsafeSlow(room);
   const end = appendWindow(input, input.ahead, n, out, 0, result.lengths, result.sizes);
-  result.buf = exactCopy(out, end);
+  result.buf = ownCopy(out, end);
   return transferred(result);
-}
-
-/** `buf[0, end)` in memory of its own (never a slice of Node's shared pool: it is transferred). */
-function exactCopy(buf: Buffer, end: number): ArrayBuffer {
-  const exact = Buffer.allocUnsafeSlow(end);
-  buf.copy(exact, 0, 0, end);
-  return exact.buffer as ArrayBuffer;
-}
-
-/** Piscina transfers what a returned "movable" lists instead of copying it. */
-function transferred<T extends { buf: ArrayBuffer }>(result: T): T {
-  const movable = { [transferableSymbol]: [result.buf], [valueSymbol]: result };
-  return move(movable) as unknown as T;
 }
 
 export interface SessionInput {
