@@ -4,17 +4,17 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startCeiling } from './lib/ceiling.js';
 import { dovecotInstalled, dovecotVersion, startDovecot } from './lib/dovecot.js';
 import { idle, type Measured, retr, scale, sessionRate, warmUp } from './lib/figures.js';
 import { type Ours, oursBuilt, startOurs } from './lib/ours.js';
 import { compiled, files, work } from './lib/paths.js';
 import { loadAvg } from './lib/proc.js';
-import { markdown, type Row } from './lib/report.js';
-import type { Target } from './lib/target.js';
+import { type CeilingRow, ceilingMarkdown, markdown, type Row } from './lib/report.js';
+import type { Side, Target } from './lib/target.js';
 
-const FIGURES = ['session', 'retr', 'idle', 'scale', 'procs'] as const;
+const FIGURES = ['session', 'retr', 'idle', 'scale', 'ceiling', 'procs'] as const;
 type Figure = (typeof FIGURES)[number];
-type Side = 'ours' | 'dovecot';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     port: { type: 'string', default: '12110' },
     'dovecot-port': { type: 'string', default: '12210' },
+    'ceiling-port': { type: 'string', default: '12198' },
     'pop3-option': { type: 'string', multiple: true, default: [] },
     rounds: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
@@ -32,10 +33,13 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   process.stdout.write(`npm run bench -- [--full] [--target both|ours|dovecot] [--only ${FIGURES.join(',')}]
-    [--port 12110] [--dovecot-port 12210] [--rounds 3] [--pop3-option key=value ...] [--cpu-prof]
+    [--port 12110] [--dovecot-port 12210] [--ceiling-port 12198] [--rounds 3]
+    [--pop3-option key=value ...] [--cpu-prof]
 Quick by default (5 s per load run, 2,000 idle sessions held 5 s, 3 scale trials);
 --full: 20 s session runs, 10 s RETR runs, idle also at 10,000 and 16,000 sessions held 30 s,
 5 scale trials. Load runs alternate the servers for --rounds rounds and keep each one's median.
+ceiling: the session and small-RETR loads on Dovecot, ours and two servers that answer from memory
+(bench/ceiling.mjs on --ceiling-port + 1, bench/ceiling-epoll.c on --ceiling-port), alternated.
 `);
   process.exit(0);
 }
@@ -191,6 +195,21 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (only.has('ceiling')) {
+      if (!only.has('session')) for (const t of targets) await warmUp(t, 's14').catch(() => undefined);
+      const ceilings: Target[] = [];
+      try {
+        const port = Number(args['ceiling-port']);
+        ceilings.push(await startCeiling('node', port + 1), await startCeiling('c', port));
+        const all = [...targets, ...ceilings];
+        await rounds('ceiling session s14 C=50', all, (t) => sessionRate(t, 's14', 50, secs));
+        await rounds('ceiling retr bulk', all, (t) => retr(t, 'bulk', retrSecs));
+      } catch (e) {
+        log(`ceiling FAILED: ${(e as Error).message}`);
+      } finally {
+        for (const c of ceilings) await c.stop().catch(() => undefined);
+      }
+    }
     if (only.has('procs') && ours) {
       for (const p of [1, 2]) {
         log(`ours: restarting with processes = ${p}`);
@@ -333,7 +352,25 @@ async function main(): Promise<void> {
   const p1 = results['procs=1 s14 C=50']?.ours?.value;
   const p2 = results['procs=2 s14 C=50']?.ours?.value;
   if (p1 && p2) notes.push(`processes=2 ÷ processes=1: ${(p2 / p1).toFixed(2)}×`);
-  const table = markdown(rows);
+  const ceilingRows: CeilingRow[] = [];
+  for (const [figure, unit, key] of [
+    ['session, 14 msgs, C=50', 'sessions/s', 'ceiling session s14 C=50'],
+    ['RETR 1,000 small msgs', 'RETR/s', 'ceiling retr bulk'],
+  ] as const) {
+    const m = results[key];
+    if (!m) continue;
+    const v = (side: Side) => m[side]?.value;
+    ceilingRows.push({
+      figure,
+      unit,
+      dovecot: v('dovecot'),
+      ours: v('ours'),
+      node: v('ceiling-node'),
+      c: v('ceiling-c'),
+    });
+  }
+  let table = markdown(rows);
+  if (ceilingRows.length > 0) table += `\n\nThe machine's ceilings:\n\n${ceilingMarkdown(ceilingRows)}`;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const head = `bench ${full ? '--full' : '(quick)'} ${new Date().toISOString()}; ${notes.join('; ')}`;
   process.stdout.write(`\n${head}\n\n${table}\n`);

@@ -58,6 +58,7 @@ mkdir -p "$work"/gen "$work"/ours "$work"/personality/modules
 
 echo "== popload"
 gcc -O2 -Wall -o "$work/popload" "$kit/popload.c"
+gcc -O2 -Wall -o "$work/ceiling-epoll" "$here/ceiling-epoll.c"
 
 # gen NAME PREFIX ARGS...: run mkmaildir, then move each user to ours/PREFIX<number> (or keep a
 # plain name when PREFIX is empty) and append "login:password" to users-NAME.txt.

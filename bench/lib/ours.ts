@@ -55,7 +55,7 @@ function writePersonality(o: OursOptions): void {
 }
 
 /** Whether something on the port sends a POP3 greeting within 2 s. */
-function greets(port: number): Promise<boolean> {
+export function greets(port: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
     const t = setTimeout(() => {

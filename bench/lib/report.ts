@@ -60,3 +60,29 @@ export function markdown(rows: readonly Row[]): string {
   }
   return out.join('\n');
 }
+
+/** One figure measured on all four servers in the same alternated rounds. */
+export interface CeilingRow {
+  figure: string;
+  unit: string;
+  dovecot?: number;
+  ours?: number;
+  node?: number;
+  c?: number;
+}
+
+/** The ceilings table: each server's value, and the ratios that tell what the machine allows. */
+export function ceilingMarkdown(rows: readonly CeilingRow[]): string {
+  const q = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
+  const pct = (a?: number, b?: number) => (a && b ? `${Math.round((100 * a) / b)} %` : '—');
+  const out = [
+    '| figure (same rounds) | Dovecot | ours | Node from memory | C from memory | ours ÷ Dovecot | Node ceiling ÷ Dovecot | C ceiling ÷ Dovecot | ours of the Node ceiling |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    out.push(
+      `| ${r.figure} (${r.unit}) | ${fmt(r.dovecot)} | ${fmt(r.ours)} | ${fmt(r.node)} | ${fmt(r.c)} | ${q(r.ours, r.dovecot)} | ${q(r.node, r.dovecot)} | ${q(r.c, r.dovecot)} | ${pct(r.ours, r.node)} |`,
+    );
+  }
+  return out.join('\n');
+}

@@ -1,6 +1,9 @@
-// A server under test: ours (the host with the POP3 module) or a private Dovecot.
+// A server under test: ours (the host with the POP3 module), a private Dovecot, or one of the
+// machine's ceilings (bench/lib/ceiling.ts: answers from memory, no POP3 server).
+export type Side = 'ours' | 'dovecot' | 'ceiling-node' | 'ceiling-c';
+
 export interface Target {
-  readonly name: 'ours' | 'dovecot';
+  readonly name: Side;
   readonly port: number;
   /** The maildir root this server reads (each server has its own copy of the corpus). */
   readonly maildirRoot: string;
