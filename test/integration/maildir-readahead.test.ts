@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { valueSymbol } from 'piscina';
 import { createMaildirStore } from '../../modules/pop3/maildir/store.js';
+import { readWindow } from '../../modules/pop3/maildir/tasks.js';
+import type { WindowOutput } from '../../modules/pop3/read-ahead.js';
 import type { Maildrop } from '../../modules/pop3/seams.js';
 import { MAILDIR_CONFIG, storeFixture } from '../helpers/store-fixture.js';
 
@@ -163,4 +166,25 @@ test('a read out of order while the next window is being read: every message sta
     assert.equal(await read(md, k, null, s), wire(msg(k)), `message ${k + 1}`);
   await md.release(s);
   assert.equal(md.readCached(n - 1, s), undefined, 'nothing is served after release');
+});
+
+test('a background window that needs more room than the task had: exact bytes', () => {
+  // readWindow runs here, on this thread, whose scratch buffer starts at 128 KB: 40 messages of
+  // about 4 KB need about 320 KB of room (the worst case of CRLF expansion), so it grows. It once
+  // copied the window out of the buffer it had before growing: other bytes than the messages'.
+  const n = 40;
+  const body = (i: number) =>
+    `Subject: w${i}\n\n${`.${String(i).padStart(3, '0')} ${'y'.repeat(70)}\n`.repeat(55)}`;
+  const dir = maildir(n, body);
+  const names = Array.from({ length: n }, (_, i) => `cur/${1700000000 + i}.M${i}P1.host:2,S`);
+  const moved = readWindow({ dir, names, bytes: 1 << 20, wire: { stripNul: false, ensureHeaderEnd: false } });
+  // What piscina would transfer: the result behind its movable wrapper.
+  const w = (moved as unknown as Record<symbol, WindowOutput>)[valueSymbol];
+  assert.equal(w.lengths.length, n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const got = Buffer.from(w.buf, at, w.lengths[i]).toString('latin1');
+    assert.equal(got, wire(body(i)), `message ${i + 1} of the window`);
+    at += w.lengths[i];
+  }
 });

@@ -269,7 +269,9 @@ export function readWindow(input: WindowInput): WindowOutput {
   const files = openWindow(input.dir, input.names, input.bytes);
   const out: WindowOutput = { buf: EMPTY, lengths: [], sizes: [] };
   if (files.length === 0) return out;
-  out.buf = ownCopy(scratch, appendWindow(files, 0, input.wire, out.lengths, out.sizes));
+  // appendWindow may replace `scratch` with a bigger one: read it only after.
+  const end = appendWindow(files, 0, input.wire, out.lengths, out.sizes);
+  out.buf = ownCopy(scratch, end);
   return transferred(out);
 }
 
