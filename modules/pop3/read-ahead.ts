@@ -1,7 +1,9 @@
 // RETR read-ahead of a maildrop: whole small messages read (and encoded) after the one asked for,
 // kept as wire bytes by message index, so a client fetching its messages one after the other gets
 // most answers without waiting on a worker. When the window runs low while the client reads in
-// order, the next one is read in the background. Memory: the window and at most one more.
+// order, the next one is read in the background, twice as large as the last (as the kernel's file
+// read-ahead grows), so a long download takes few hand-offs and the first RETR still waits only for
+// a small window. Memory: a quarter of a window and the next, at most read_chunk.
 import type { DelayCounter } from '../../src/api.js';
 
 /** What a store's window task returns (transferred), the Maildir's and the mbox's alike. */
@@ -24,14 +26,28 @@ export interface Window {
   sizes: readonly number[];
 }
 
-/** Reads the window that starts at message `from` (a worker hand-off counted on `session`). */
-export type WindowReader = (from: number, session: DelayCounter) => Promise<Window>;
+/**
+ * Reads the window that starts at message `from`, `scale` times the first window's size (a worker
+ * hand-off counted on `session`).
+ */
+export type WindowReader = (from: number, scale: number, session: DelayCounter) => Promise<Window>;
 
-/** A window: the following messages whose stored bytes total at most this, at most this many. */
+/** The first window: the following messages whose stored bytes total at most this, at most this many. */
 export const WINDOW_BYTES = 64 * 1024;
 export const WINDOW_MESSAGES = 32;
-/** Messages left in the window when the next one is read in the background. */
+/**
+ * Windows read in order grow to this many times the first (1 MB, 512 messages; never more bytes
+ * than a read_chunk). Small RETRs one after the other, 1,000 of them: 10.7k/s against 9.6k with
+ * every window the first's size, alternated on one machine.
+ */
+const GROWTH_MAX = 16;
+/** Messages left in the window when the next one is read in the background, at least. */
 const REFILL_AT = 8;
+
+/** A window `scale` times the first: its most messages, and its most stored bytes under `chunk`. */
+export function windowSize(scale: number, chunk: number): { messages: number; bytes: number } {
+  return { messages: WINDOW_MESSAGES * scale, bytes: Math.min(WINDOW_BYTES * scale, Math.max(4096, chunk)) };
+}
 
 export class ReadAhead {
   private kept: Map<number, { buf: Buffer; size: number }> | null = null;
@@ -42,6 +58,9 @@ export class ReadAhead {
   private refillFrom = -1;
   /** Counts the windows a read brought (a read out of order): a refill of an older one is dropped. */
   private generation = 0;
+  /** The size of the last window asked for, as a multiple of the first's; messages in the last kept. */
+  private scale = 1;
+  private lastCount = 0;
   private closed = false;
 
   constructor(
@@ -57,6 +76,7 @@ export class ReadAhead {
     this.kept = null;
     this.generation++;
     this.refillFrom = -1;
+    this.scale = 1;
     this.keep(first, w);
   }
 
@@ -71,9 +91,10 @@ export class ReadAhead {
     const got = kept?.get(index);
     if (kept == null || got === undefined) return undefined;
     kept.delete(index);
-    // Reading on in order, and the window runs low: read the next one before it is asked for.
+    // Reading on in order, and the window runs low (a quarter of a large one is left): read the
+    // next one before it is asked for.
     if (
-      kept.size <= REFILL_AT &&
+      kept.size <= Math.max(REFILL_AT, this.lastCount >> 2) &&
       this.refilling === null &&
       (kept.has(index + 1) || index + 1 === this.end)
     ) {
@@ -94,9 +115,11 @@ export class ReadAhead {
     if (from >= this.count || from === this.refillFrom || this.closed) return;
     const generation = this.generation;
     this.refillFrom = from;
+    const scale = Math.min(this.scale * 2, GROWTH_MAX);
+    this.scale = scale;
     // Started after the caller's own work (RETR writes its answer first): a microtask later.
     this.refilling = Promise.resolve()
-      .then(() => this.readWindow(from, session))
+      .then(() => this.readWindow(from, scale, session))
       .then(
         (w) => {
           // Dropped if a read out of order brought another window meanwhile, or the session ended.
@@ -119,5 +142,6 @@ export class ReadAhead {
     }
     this.kept = kept;
     this.end = first + w.lengths.length;
+    this.lastCount = w.lengths.length;
   }
 }

@@ -15,16 +15,20 @@ function windowOf(first: number, n: number): Window {
   return { buf: ab, at: 4, lengths: parts.map((p) => p.length), sizes: parts.map((p) => p.length + 1) };
 }
 
-function harness(count: number, per: number) {
+/** Each window holds `per` messages, or `per` times the scale asked for when `grow` is set. */
+function harness(count: number, per: number, grow = false) {
   const asked: number[] = [];
+  const scales: number[] = [];
   const answers: (() => void)[] = [];
   const errors: unknown[] = [];
   const ra = new ReadAhead(
     count,
-    (from) => {
+    (from, scale) => {
       asked.push(from);
+      scales.push(scale);
+      const n = grow ? per * scale : per;
       return new Promise<Window>((resolve) => {
-        answers.push(() => resolve(windowOf(from, Math.min(per, count - from))));
+        answers.push(() => resolve(windowOf(from, Math.min(n, count - from))));
       });
     },
     (e) => errors.push(e),
@@ -34,7 +38,7 @@ function harness(count: number, per: number) {
     answers.shift()?.();
     await tick();
   };
-  return { ra, asked, answer, errors };
+  return { ra, asked, scales, answer, errors };
 }
 
 const text = (got: { buf: Buffer } | undefined) => got?.buf.toString();
@@ -95,4 +99,31 @@ test('taking messages backwards starts no refill; the last message ends them', a
   for (let i = 4; i < 12; i++) assert.equal(text(ra.take(i, s)), `m${i};`, `message ${i}`);
   await tick();
   assert.deepEqual(asked, [10], 'nothing is read past the last message');
+});
+
+test('windows read in order grow twice at each refill up to 16 times the first; a read out of order starts over', async () => {
+  const { ra, asked, scales, answer } = harness(10_000, 4, true);
+  ra.replace(0, windowOf(0, 4)); // the first window: 4 messages (scale 1)
+  let next = 0;
+  /** Takes messages in order until a refill is asked for; returns how many the window still held. */
+  const readOn = async (): Promise<number> => {
+    const before = asked.length;
+    while (asked.length === before) {
+      assert.ok(ra.take(next, s) !== undefined, `message ${next} is in the window`);
+      next++;
+      await tick();
+    }
+    const left = (asked.at(-1) as number) - next;
+    await answer();
+    return left;
+  };
+  const left: number[] = [];
+  for (let k = 0; k < 6; k++) left.push(await readOn());
+  assert.deepEqual(scales, [2, 4, 8, 16, 16, 16]);
+  assert.deepEqual(asked, [4, 12, 28, 60, 124, 188], 'each window starts where the last ended');
+  assert.deepEqual(left.slice(1), [8, 8, 8, 16, 16], 'at 8 left, or a quarter of a window of 64');
+  ra.replace(5000, windowOf(5000, 4));
+  next = 5000;
+  await readOn();
+  assert.equal(scales.at(-1), 2, 'after a read out of order the windows grow again from the first');
 });

@@ -4,7 +4,7 @@
 import type { DelayCounter, Logger, WorkerPool } from '../../../src/api.js';
 import { task } from '../../../src/api.js';
 import { lockOwners, messageList } from '../maildrop-shared.js';
-import { ReadAhead, WINDOW_BYTES, WINDOW_MESSAGES, type Window, type WindowOutput } from '../read-ahead.js';
+import { ReadAhead, type Window, type WindowOutput, windowSize } from '../read-ahead.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -187,8 +187,9 @@ class MaildirDrop implements OpenedMaildrop {
       wire: this.wire,
     };
     if (lines === null && index + 1 < names.length) {
-      base.ahead = names.slice(index + 1, index + 1 + WINDOW_MESSAGES);
-      base.aheadBytes = Math.min(WINDOW_BYTES, chunkSize);
+      const first = windowSize(1, chunkSize);
+      base.ahead = names.slice(index + 1, index + 1 + first.messages);
+      base.aheadBytes = first.bytes;
     }
     // A message that takes more than one read is read into pooled chunk buffers (chunk-pool.ts).
     const room = maxOutput(chunkSize);
@@ -250,18 +251,19 @@ class MaildirDrop implements OpenedMaildrop {
   private window(): ReadAhead {
     this.ahead ??= new ReadAhead(
       this.messages.length,
-      (from, session) => this.readWindow(from, session),
+      (from, scale, session) => this.readWindow(from, scale, session),
       (e) => this.log.warn({ err: e, maildrop: this.dir }, 'read-ahead failed'),
     );
     return this.ahead;
   }
 
   /** The window from message `from` on, read in the background. */
-  private async readWindow(from: number, session: DelayCounter): Promise<Window> {
+  private async readWindow(from: number, scale: number, session: DelayCounter): Promise<Window> {
+    const size = windowSize(scale, this.cfg.chunkSize);
     const input: WindowInput = {
       dir: this.dir,
-      names: this.names.slice(from, from + WINDOW_MESSAGES),
-      bytes: Math.min(WINDOW_BYTES, Math.max(4096, this.cfg.chunkSize)),
+      names: this.names.slice(from, from + size.messages),
+      bytes: size.bytes,
       wire: this.wire,
     };
     const r = await this.workers.offload<WindowInput, WindowOutput>(session, READ_WINDOW, input);

@@ -6,7 +6,7 @@ import { task } from '../../../src/api.js';
 import type { LockOwner } from '../maildir/lock.js';
 import type { WireOptions } from '../maildir/wire.js';
 import { lockOwners, messageList } from '../maildrop-shared.js';
-import { ReadAhead, WINDOW_BYTES, WINDOW_MESSAGES, type Window, type WindowOutput } from '../read-ahead.js';
+import { ReadAhead, type Window, type WindowOutput, windowSize } from '../read-ahead.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -203,8 +203,9 @@ class MboxDrop implements Maildrop {
       quoting: this.cfg.quoting,
     };
     if (lines === null && index + 1 < this.messages.length) {
-      base.ahead = this.following(index + 1);
-      base.aheadBytes = Math.min(WINDOW_BYTES, base.chunkSize);
+      const first = windowSize(1, base.chunkSize);
+      base.ahead = this.following(index + 1, first.messages);
+      base.aheadBytes = first.bytes;
     }
     let pending: Promise<ReadOutput> | null = this.workers.offload<ReadInput, ReadOutput>(
       session,
@@ -244,29 +245,28 @@ class MboxDrop implements Maildrop {
     return this.ahead?.take(index, session)?.buf;
   }
 
-  /** [from, start, end] of the messages of a window that starts at `first`. */
-  private following(first: number): number[] {
-    return Array.from(
-      this.offsets.subarray(3 * first, 3 * Math.min(first + WINDOW_MESSAGES, this.messages.length)),
-    );
+  /** [from, start, end] of at most `count` messages from `first` on. */
+  private following(first: number, count: number): number[] {
+    return Array.from(this.offsets.subarray(3 * first, 3 * Math.min(first + count, this.messages.length)));
   }
 
   /** Made at the first window: a session that never RETRs (most polls) does not carry one. */
   private window(): ReadAhead {
     this.ahead ??= new ReadAhead(
       this.messages.length,
-      (from, session) => this.readWindow(from, session),
+      (from, scale, session) => this.readWindow(from, scale, session),
       (e) => this.log.warn({ err: e, maildrop: this.path }, 'read-ahead failed'),
     );
     return this.ahead;
   }
 
   /** The window from message `from` on, read in the background. */
-  private async readWindow(from: number, session: DelayCounter): Promise<Window> {
+  private async readWindow(from: number, scale: number, session: DelayCounter): Promise<Window> {
+    const size = windowSize(scale, this.cfg.chunkSize);
     const input: WindowInput = {
       fd: this.fd,
-      ahead: this.following(from),
-      bytes: Math.min(WINDOW_BYTES, Math.max(4096, this.cfg.chunkSize)),
+      ahead: this.following(from, size.messages),
+      bytes: size.bytes,
       wire: this.wire,
       quoting: this.cfg.quoting,
     };
