@@ -37,8 +37,8 @@ export const WINDOW_BYTES = 64 * 1024;
 export const WINDOW_MESSAGES = 32;
 /**
  * Windows read in order grow to this many times the first (1 MB, 512 messages; never more bytes
- * than a read_chunk). Small RETRs one after the other, 1,000 of them: 10.7k/s against 9.6k with
- * every window the first's size, alternated on one machine.
+ * than a read_chunk). 1,000 small RETRs one after the other: 6 hand-offs instead of 32, and
+ * 12.4k RETR/s against 11.5k with every window the first's size (alternated on one machine).
  */
 const GROWTH_MAX = 16;
 /** Messages left in the window when the next one is read in the background, at least. */
