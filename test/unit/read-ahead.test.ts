@@ -101,9 +101,9 @@ test('taking messages backwards starts no refill; the last message ends them', a
   assert.deepEqual(asked, [10], 'nothing is read past the last message');
 });
 
-test('windows read in order grow twice at each refill up to 16 times the first; a read out of order starts over', async () => {
-  const { ra, asked, scales, answer } = harness(10_000, 4, true);
-  ra.replace(0, windowOf(0, 4)); // the first window: 4 messages (scale 1)
+test('windows read in order grow twice at each refill up to 8 times the first; a read out of order starts over', async () => {
+  const { ra, asked, scales, answer } = harness(10_000, 8, true);
+  ra.replace(0, windowOf(0, 8)); // the first window: 8 messages (scale 1)
   let next = 0;
   /** Takes messages in order until a refill is asked for; returns how many the window still held. */
   const readOn = async (): Promise<number> => {
@@ -119,10 +119,10 @@ test('windows read in order grow twice at each refill up to 16 times the first; 
   };
   const left: number[] = [];
   for (let k = 0; k < 6; k++) left.push(await readOn());
-  assert.deepEqual(scales, [2, 4, 8, 16, 16, 16]);
-  assert.deepEqual(asked, [4, 12, 28, 60, 124, 188], 'each window starts where the last ended');
-  assert.deepEqual(left.slice(1), [8, 8, 8, 16, 16], 'at 8 left, or a quarter of a window of 64');
-  ra.replace(5000, windowOf(5000, 4));
+  assert.deepEqual(scales, [2, 4, 8, 8, 8, 8]);
+  assert.deepEqual(asked, [8, 24, 56, 120, 184, 248], 'each window starts where the last ended');
+  assert.deepEqual(left.slice(1), [8, 8, 16, 16, 16], 'at 8 left, or a quarter of a window of 64');
+  ra.replace(5000, windowOf(5000, 8));
   next = 5000;
   await readOn();
   assert.equal(scales.at(-1), 2, 'after a read out of order the windows grow again from the first');
