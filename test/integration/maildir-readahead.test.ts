@@ -60,6 +60,24 @@ test('RETR of every message in turn: exact bytes, far fewer hand-offs than messa
   await md.release(s);
 });
 
+test('a long download in order: windows grow, bytes stay exact, few hand-offs', async () => {
+  // 700 messages of 0.2-9 KB with read_chunk at its default (512 KB): the windows double from
+  // 64 KB to 512 KB, and the workers' buffers grow on the way. Windows of 64 KB all along would
+  // take about 50 reads.
+  const n = 700;
+  const body = (i: number) => `Subject: g${i}\n\n${`.${i} ${'z'.repeat(60)}\n`.repeat(3 + ((i * 37) % 140))}`;
+  const big = createMaildirStore(() => ({ ...cfg, chunkSize: 524_288 }), pool);
+  const s = { delays: 0 };
+  const r = await big.open(maildir(n, body), { session: s, log });
+  assert.ok(r.ok);
+  const md = r.maildrop;
+  const opened = s.delays;
+  for (let i = 0; i < n; i++) assert.equal(await read(md, i, null, s), wire(body(i)), `message ${i + 1}`);
+  const reads = s.delays - opened;
+  assert.ok(reads >= 4 && reads <= 14, `${n} messages took ${reads} reads`);
+  await md.release(s);
+});
+
 test('TOP never uses the read-ahead; messages out of order and a renamed one are still exact', async () => {
   const { dir, md, s } = await openNew(maildir(10, msg));
   assert.equal(await read(md, 0, null, s), wire(msg(0))); // window: 2..10
