@@ -33,8 +33,8 @@ export interface Window {
 export type WindowReader = (from: number, scale: number, session: DelayCounter) => Promise<Window>;
 
 /** The first window: the following messages whose stored bytes total at most this, at most this many. */
-export const WINDOW_BYTES = 64 * 1024;
-export const WINDOW_MESSAGES = 32;
+const WINDOW_BYTES = 64 * 1024;
+const WINDOW_MESSAGES = 32;
 /**
  * Windows read in order grow to this many times the first (512 KB, 256 messages; never more bytes
  * than a read_chunk). 1,000 small RETRs one after the other: 7 hand-offs instead of 32, and 3-8 %

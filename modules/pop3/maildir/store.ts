@@ -115,7 +115,7 @@ class MaildirDrop implements OpenedMaildrop {
   private readonly stamps: UpdateInput['stamps'];
   private refresh: NodeJS.Timeout | undefined;
   private closed = false;
-  /** RETR read-ahead: the window (at most WINDOW_BYTES stored) and, once it runs low, the next. */
+  /** RETR read-ahead: the window and, once it runs low, the next (sizes: windowSize in read-ahead.ts). */
   private ahead: ReadAhead | null = null;
 
   constructor(
