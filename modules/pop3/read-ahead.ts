@@ -4,7 +4,7 @@
 // order, the next one is read in the background, twice as large as the last (as the kernel's file
 // read-ahead grows), so a long download takes few hand-offs and the first RETR still waits only for
 // a small window. Memory: a quarter of a window and the next, each at most read_chunk.
-import type { DelayCounter } from '../../src/api.js';
+import type { DelayCounter, Logger } from '../../src/api.js';
 
 /** What a store's window task returns (transferred), the Maildir's and the mbox's alike. */
 export interface WindowOutput {
@@ -24,6 +24,21 @@ export interface Window {
   lengths: readonly number[];
   /** Each message's size before dot-stuffing (what LIST says). */
   sizes: readonly number[];
+}
+
+/** What both stores' read tasks return: a message's bytes and, after them, the window it brought. */
+export interface ReadWithWindow {
+  buf: ArrayBuffer;
+  /** The message's wire bytes in `buf[0, length)`. */
+  length: number;
+  aheadLengths?: number[];
+  aheadSizes?: number[];
+}
+
+/** The window a read brought after its message, packed in the same buffer; undefined without one. */
+export function broughtWindow(r: ReadWithWindow): Window | undefined {
+  if (r.aheadLengths === undefined || r.aheadSizes === undefined) return undefined;
+  return { buf: r.buf, at: r.length, lengths: r.aheadLengths, sizes: r.aheadSizes };
 }
 
 /**
@@ -146,4 +161,27 @@ export class ReadAhead {
     this.end = first + w.lengths.length;
     this.lastCount = w.lengths.length;
   }
+}
+
+/** A store's read-ahead, made at its first window (a session that never RETRs, most polls, has none). */
+export function newReadAhead(count: number, reader: WindowReader, log: Logger, maildrop: string): ReadAhead {
+  return new ReadAhead(count, reader, (e) => log.warn({ err: e, maildrop }, 'read-ahead failed'));
+}
+
+/**
+ * What every store's read starts with: the maildrop open, message `index` in it, and for RETR the
+ * message from the window (once a background read that may hold it is in). Undefined: read it.
+ */
+export async function readFromWindow(
+  d: { readonly closed: boolean; readonly count: number; readonly ahead: ReadAhead | null },
+  index: number,
+  lines: number | null,
+  cached: () => Buffer | undefined,
+): Promise<Buffer | undefined> {
+  if (d.closed) throw new Error('maildrop is closed');
+  if (!Number.isInteger(index) || index < 0 || index >= d.count)
+    throw new RangeError(`no message ${index + 1}`);
+  if (lines !== null) return undefined;
+  await d.ahead?.settle(index);
+  return cached();
 }

@@ -1,7 +1,7 @@
 // The RETR read-ahead window on its own, with a reader that answers when the test says so.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ReadAhead, type Window } from '../../modules/pop3/read-ahead.js';
+import { ReadAhead, readFromWindow, type Window } from '../../modules/pop3/read-ahead.js';
 
 const s = { delays: 0 };
 /** The reader is called a microtask after the take that starts a refill (after RETR's answer). */
@@ -126,4 +126,24 @@ test('windows read in order grow twice at each refill up to 8 times the first; a
   next = 5000;
   await readOn();
   assert.equal(scales.at(-1), 2, 'after a read out of order the windows grow again from the first');
+});
+
+test("readFromWindow: a store's read checks the maildrop is open and the message exists, and takes RETR from the window", async () => {
+  const { ra, answer } = harness(40, 10);
+  ra.replace(0, windowOf(0, 10));
+  for (let i = 0; i < 3; i++) ra.take(i, s); // 7 left: the refill of 10.. is asked for
+  await tick();
+  const d = { closed: false, count: 40, ahead: ra };
+  const cached = (i: number) => () => ra.take(i, s)?.buf;
+  await assert.rejects(readFromWindow({ ...d, closed: true }, 3, null, cached(3)), /maildrop is closed/);
+  await assert.rejects(readFromWindow(d, 40, null, cached(40)), RangeError);
+  await assert.rejects(readFromWindow(d, -1, null, cached(0)), RangeError);
+  await assert.rejects(readFromWindow(d, 1.5, null, cached(1)), RangeError);
+  assert.equal(await readFromWindow(d, 4, 0, cached(4)), undefined, 'TOP is never taken from the window');
+  assert.equal(text(ra.take(4, s)), 'm4;', 'and left it there');
+  // Message 12 is in the window being read: the read waits for it instead of reading on its own.
+  const pending = readFromWindow(d, 12, null, cached(12));
+  await answer();
+  assert.equal((await pending)?.toString(), 'm12;');
+  assert.equal(await readFromWindow({ ...d, ahead: null }, 5, null, () => undefined), undefined);
 });

@@ -4,7 +4,15 @@
 import type { DelayCounter, Logger, WorkerPool } from '../../../src/api.js';
 import { task } from '../../../src/api.js';
 import { lockOwners, messageList } from '../maildrop-shared.js';
-import { ReadAhead, type Window, type WindowOutput, windowSize } from '../read-ahead.js';
+import {
+  broughtWindow,
+  newReadAhead,
+  type ReadAhead,
+  readFromWindow,
+  type Window,
+  type WindowOutput,
+  windowSize,
+} from '../read-ahead.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -162,18 +170,11 @@ class MaildirDrop implements OpenedMaildrop {
   }
 
   async *read(index: number, lines: number | null, session: DelayCounter): AsyncIterable<Buffer> {
-    if (this.closed) throw new Error('maildrop is closed');
-    if (!Number.isInteger(index) || index < 0 || index >= this.messages.length) {
-      throw new RangeError(`no message ${index + 1}`);
-    }
-    if (lines === null) {
-      // The message may be in the window being read in the background.
-      await this.ahead?.settle(index);
-      const got = this.readCached(index, session);
-      if (got !== undefined) {
-        if (got.length > 0) yield got;
-        return;
-      }
+    const d = { closed: this.closed, count: this.messages.length, ahead: this.ahead };
+    const got = await readFromWindow(d, index, lines, () => this.readCached(index, session));
+    if (got !== undefined) {
+      if (got.length > 0) yield got;
+      return;
     }
     const names = this.names;
     const chunkSize = Math.max(4096, this.cfg.chunkSize);
@@ -223,14 +224,8 @@ class MaildirDrop implements OpenedMaildrop {
         } else if (lines === null) {
           this.checkSize(index, r.state.size);
         }
-        if (r.aheadLengths !== undefined && r.aheadSizes !== undefined && !this.closed) {
-          this.window().replace(index + 1, {
-            buf: r.buf,
-            at: r.length,
-            lengths: r.aheadLengths,
-            sizes: r.aheadSizes,
-          });
-        }
+        const brought = broughtWindow(r);
+        if (brought !== undefined && !this.closed) this.window().replace(index + 1, brought);
         if (r.chunk === true) chunks.adopt(r.buf);
         if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
       }
@@ -249,10 +244,11 @@ class MaildirDrop implements OpenedMaildrop {
 
   /** Made at the first window: a session that never RETRs (most polls) does not carry one. */
   private window(): ReadAhead {
-    this.ahead ??= new ReadAhead(
+    this.ahead ??= newReadAhead(
       this.messages.length,
       (from, scale, session) => this.readWindow(from, scale, session),
-      (e) => this.log.warn({ err: e, maildrop: this.dir }, 'read-ahead failed'),
+      this.log,
+      this.dir,
     );
     return this.ahead;
   }

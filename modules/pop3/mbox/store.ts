@@ -6,7 +6,15 @@ import { task } from '../../../src/api.js';
 import type { LockOwner } from '../maildir/lock.js';
 import type { WireOptions } from '../maildir/wire.js';
 import { lockOwners, messageList } from '../maildrop-shared.js';
-import { ReadAhead, type Window, type WindowOutput, windowSize } from '../read-ahead.js';
+import {
+  broughtWindow,
+  newReadAhead,
+  type ReadAhead,
+  readFromWindow,
+  type Window,
+  type WindowOutput,
+  windowSize,
+} from '../read-ahead.js';
 import type {
   Maildrop,
   MaildropStore,
@@ -175,18 +183,11 @@ class MboxDrop implements Maildrop {
   }
 
   async *read(index: number, lines: number | null, session: DelayCounter): AsyncIterable<Buffer> {
-    if (this.closed) throw new Error('maildrop is closed');
-    if (!Number.isInteger(index) || index < 0 || index >= this.messages.length) {
-      throw new RangeError(`no message ${index + 1}`);
-    }
-    if (lines === null) {
-      // The message may be in the window being read in the background.
-      await this.ahead?.settle(index);
-      const got = this.readCached(index, session);
-      if (got !== undefined) {
-        if (got.length > 0) yield got;
-        return;
-      }
+    const d = { closed: this.closed, count: this.messages.length, ahead: this.ahead };
+    const got = await readFromWindow(d, index, lines, () => this.readCached(index, session));
+    if (got !== undefined) {
+      if (got.length > 0) yield got;
+      return;
     }
     const o = this.offsets;
     const base: ReadInput = {
@@ -226,14 +227,8 @@ class MboxDrop implements Maildrop {
             ahead: undefined,
           });
         }
-        if (r.aheadLengths !== undefined && r.aheadSizes !== undefined && !this.closed) {
-          this.window().replace(index + 1, {
-            buf: r.buf,
-            at: r.length,
-            lengths: r.aheadLengths,
-            sizes: r.aheadSizes,
-          });
-        }
+        const brought = broughtWindow(r);
+        if (brought !== undefined && !this.closed) this.window().replace(index + 1, brought);
         if (r.length > 0) yield Buffer.from(r.buf, 0, r.length);
       }
     } finally {
@@ -252,10 +247,11 @@ class MboxDrop implements Maildrop {
 
   /** Made at the first window: a session that never RETRs (most polls) does not carry one. */
   private window(): ReadAhead {
-    this.ahead ??= new ReadAhead(
+    this.ahead ??= newReadAhead(
       this.messages.length,
       (from, scale, session) => this.readWindow(from, scale, session),
-      (e) => this.log.warn({ err: e, maildrop: this.path }, 'read-ahead failed'),
+      this.log,
+      this.path,
     );
     return this.ahead;
   }
